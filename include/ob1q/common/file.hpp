@@ -1,0 +1,41 @@
+// Small file helpers shared by every area: whole-file reads (gzip aware), read-only mappings,
+// and atomic writes (temporary file, fsync, rename) so that no half-written output survives.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace ob1q {
+
+bool file_exists(const std::string& path);
+bool dir_exists(const std::string& path);
+std::string path_join(const std::string& a, const std::string& b);
+
+// Reads a whole file; transparently gunzips when the content starts with the gzip magic.
+// Throws Error("<path>: ...") when missing or unreadable.
+std::string read_file(const std::string& path);
+
+// Read-only memory mapping of a whole file (empty files map to size 0, data nullptr).
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Writes `path` atomically: `fill` writes into a temporary file next to it, which is fsynced and
+// renamed over `path` only if `fill` returns normally. On any exception the temporary is removed.
+void write_file_atomic(const std::string& path, const std::function<void(std::FILE*)>& fill);
+void write_file_atomic(const std::string& path, const std::string& content);
+
+}  // namespace ob1q

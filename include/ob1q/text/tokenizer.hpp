@@ -1,0 +1,31 @@
+// Tokenizers, byte-exact with Hugging Face: SentencePiece (`tokenizer.model`) and byte-level BPE
+// (`tokenizer.json`, GPT-2/OPT and LLaMA-3 pre-tokenizers; GPT-2's encoder.json + vocab.bpe).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ob1q::text {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  // add_special = what HF's `tokenizer(text)` does (BOS/EOS per tokenizer_config.json and the
+  // post-processor); false = `add_special_tokens=False`.
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_special = true) const = 0;
+  virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
+  virtual int64_t vocab_size() const = 0;
+  virtual int32_t bos_id() const = 0;  // -1 when the tokenizer has none
+  virtual int32_t eos_id() const = 0;
+  virtual std::string kind() const = 0;  // "sentencepiece" | "bpe"
+};
+
+// Loads the tokenizer of a model (or tokenizer) directory: tokenizer.model when present
+// (SentencePiece), else tokenizer.json / tokenizer.json.gz, else encoder.json + vocab.bpe.
+// tokenizer_config.json supplies add_bos_token / add_eos_token where present.
+// Throws ob1q::Error("<dir>: no tokenizer found (...)") when nothing usable is there.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir);
+
+}  // namespace ob1q::text

@@ -1,0 +1,1 @@
+#include "ob1q/io/safetensors.hpp"

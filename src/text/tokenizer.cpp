@@ -1,0 +1,1 @@
+#include "ob1q/text/tokenizer.hpp"

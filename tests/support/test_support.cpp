@@ -1,0 +1,32 @@
+#include "test_support.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+
+namespace ob1q::test {
+
+std::string fixtures() { return OB1Q_FIXTURES; }
+
+std::string shared() {
+  struct stat st {};
+  const char* env = std::getenv("OB1Q_SHARED");
+  std::string p = env && *env ? env : OB1Q_DEFAULT_SHARED;
+  if (::stat((p + "/models").c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return p;
+  return "";
+}
+
+std::string temp_dir(const std::string& tag) {
+  static std::atomic<int> counter{0};
+  std::string base = std::string(OB1Q_BINARY_DIR) + "/test-tmp";
+  ::mkdir(base.c_str(), 0755);
+  std::string dir = base + "/" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  std::string cmd = "rm -rf '" + dir + "'";
+  if (std::system(cmd.c_str()) != 0) return dir;
+  ::mkdir(dir.c_str(), 0755);
+  return dir;
+}
+
+}  // namespace ob1q::test

@@ -1,0 +1,19 @@
+// Where tests find their inputs. Tests needing ../shared call OB1Q_REQUIRE_SHARED() first.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace ob1q::test {
+
+std::string fixtures();            // tests/fixtures
+std::string shared();              // $OB1Q_SHARED, else <repo>/../shared ("" when absent)
+std::string temp_dir(const std::string& tag);  // a fresh empty directory under the build dir
+
+}  // namespace ob1q::test
+
+#define OB1Q_REQUIRE_SHARED()                                                            \
+  do {                                                                                   \
+    if (ob1q::test::shared().empty())                                                    \
+      GTEST_SKIP() << "../shared not found (set OB1Q_SHARED): skipping real-data test";  \
+  } while (0)
