@@ -1,1 +1,38 @@
-int main() { return 0; }
+// ob1q: 1-bit post-training quantization of LLMs, and what it costs in quality.
+// One subcommand per job (eval now; quantize, inspect, export slot in the same way), each a thin
+// layer of option parsing over one library call.
+#include <c10/util/Exception.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "cli.hpp"
+#include "ob1q/common/error.hpp"
+
+int main(int argc, char** argv) {
+  // Logs and progress go to stderr; stdout carries results only.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("ob1q"));
+  spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
+
+  CLI::App app{"ob1q " OB1Q_VERSION " - 1-bit post-training quantization of LLMs, and what it costs in quality"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "ob1q " OB1Q_VERSION);
+  ob1q::cli::register_eval(app);
+  ob1q::cli::register_demo(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const ob1q::Error& e) {
+    std::fprintf(stderr, "ob1q: error: %s\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "ob1q: internal error (LibTorch): %s\n", e.what_without_backtrace());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ob1q: internal error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,48 @@
+// The weight-source interface: "give me tensor NAME as dtype D on device X". A plain HF
+// checkpoint is one source; the packed 1-bit checkpoint (pack area) is another. Models read
+// weights only through this, so they never know the storage format.
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ob1q/io/safetensors.hpp"
+
+namespace ob1q::io {
+
+class WeightSource {
+ public:
+  virtual ~WeightSource() = default;
+  virtual std::string location() const = 0;
+  virtual bool has(const std::string& name) const = 0;
+  virtual std::vector<int64_t> shape(const std::string& name) const = 0;
+  // Materialises one tensor, converted to `dtype` on `device`. Never holds more than the one
+  // tensor in an intermediate buffer.
+  virtual at::Tensor load(const std::string& name, at::ScalarType dtype, c10::Device device) const = 0;
+};
+
+// Tensors of a safetensors checkpoint (single file or sharded), read from the memory mapping.
+class CheckpointWeights : public WeightSource {
+ public:
+  explicit CheckpointWeights(std::shared_ptr<Checkpoint> ckpt) : ckpt_(std::move(ckpt)) {}
+  static std::shared_ptr<CheckpointWeights> open(const std::string& dir);
+  std::string location() const override { return ckpt_->location(); }
+  bool has(const std::string& name) const override { return ckpt_->has(name); }
+  std::vector<int64_t> shape(const std::string& name) const override;
+  at::Tensor load(const std::string& name, at::ScalarType dtype, c10::Device device) const override;
+  const Checkpoint& checkpoint() const { return *ckpt_; }
+
+ private:
+  std::shared_ptr<Checkpoint> ckpt_;
+};
+
+at::ScalarType to_scalar_type(DType d, const std::string& where);
+// "fp32"/"float32", "fp16"/"float16"/"half", "bf16"/"bfloat16".
+at::ScalarType parse_float_dtype(const std::string& s);
+const char* float_dtype_name(at::ScalarType t);  // "fp32" | "fp16" | "bf16"
+
+}  // namespace ob1q::io

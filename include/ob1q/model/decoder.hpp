@@ -1,0 +1,93 @@
+// Decoder-only language models (LLaMA, OPT) as plain LibTorch tensors, exposed block by block:
+//   embed(ids) -> block(0) -> ... -> block(L-1) -> head(h) = logits
+// so that the quantizer can stream calibration activations through one block at a time. Models
+// know nothing about quantization: they read weights from an io::WeightSource and expose each
+// block's linear layers by name so that others can replace or observe them.
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ob1q/io/config.hpp"
+#include "ob1q/io/weight_source.hpp"
+
+namespace ob1q::model {
+
+struct Linear {
+  at::Tensor weight;  // [out, in]
+  at::Tensor bias;    // [out] or undefined
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+// Called with (linear name, its input) right before each linear runs; e.g. to accumulate Hessians.
+using LinearObserver = std::function<void(const std::string&, const at::Tensor&)>;
+
+class Block {
+ public:
+  virtual ~Block() = default;
+  // h: [B, T, hidden] -> [B, T, hidden]; causal attention over T, positions 0..T-1.
+  virtual at::Tensor forward(const at::Tensor& h, const LinearObserver* observe = nullptr) const = 0;
+  // The quantizable linears in the order of the forward pass (names as in HF, e.g. "self_attn.q_proj").
+  virtual std::vector<std::pair<std::string, Linear*>> linears() = 0;
+  // Every tensor the block holds (linears, norms), e.g. to move it between host and device.
+  virtual std::vector<at::Tensor*> tensors() = 0;
+  Linear& linear(const std::string& name);
+  void to(c10::Device device);
+};
+
+struct LoadOptions {
+  at::ScalarType dtype = at::kFloat;    // compute dtype
+  c10::Device device = c10::Device(c10::kCPU);
+  // Keep block weights in host memory (the quantizer moves one block at a time to `device` with
+  // Block::to); embeddings and head always live on `device`.
+  bool stream_blocks = false;
+};
+
+class DecoderModel {
+ public:
+  virtual ~DecoderModel() = default;
+  const io::ModelConfig& config() const { return config_; }
+  const LoadOptions& options() const { return options_; }
+  int64_t num_blocks() const { return static_cast<int64_t>(blocks_.size()); }
+
+  virtual at::Tensor embed(const at::Tensor& ids) const = 0;  // [B, T] int64 -> [B, T, hidden]
+  virtual at::Tensor head(const at::Tensor& h) const = 0;     // [B, T, hidden] -> [B, T, vocab]
+  at::Tensor block(int64_t i, const at::Tensor& h, const LinearObserver* observe = nullptr) const;
+  Block& block_module(int64_t i) { return *blocks_.at(i); }
+  at::Tensor forward(const at::Tensor& ids) const;  // full model: logits [B, T, vocab]
+
+  // Reads config.json + weights of a HF checkpoint directory (tensor shapes checked against the
+  // config; mismatches throw ob1q::Error naming the tensor).
+  static std::unique_ptr<DecoderModel> load(const std::string& dir, const LoadOptions& opts);
+  static std::unique_ptr<DecoderModel> load(const io::ModelConfig& cfg, const io::WeightSource& src,
+                                            const LoadOptions& opts);
+
+ protected:
+  io::ModelConfig config_;
+  LoadOptions options_;
+  std::vector<std::unique_ptr<Block>> blocks_;
+};
+
+// Reads tensors from a source with shape checks; shared by the model families.
+class WeightReader {
+ public:
+  WeightReader(const io::WeightSource& src, const LoadOptions& opts) : src_(src), opts_(opts) {}
+  // Loads `name`, checking its shape; onto the streaming device (host) when `block_weight`.
+  at::Tensor get(const std::string& name, const std::vector<int64_t>& shape, bool block_weight = false) const;
+  at::Tensor get_optional(const std::string& name, const std::vector<int64_t>& shape, bool block_weight = false) const;
+  bool has(const std::string& name) const { return src_.has(name); }
+
+ private:
+  const io::WeightSource& src_;
+  const LoadOptions& opts_;
+};
+
+std::unique_ptr<DecoderModel> make_llama(const io::ModelConfig& cfg, const WeightReader& w, const LoadOptions& opts);
+std::unique_ptr<DecoderModel> make_opt(const io::ModelConfig& cfg, const WeightReader& w, const LoadOptions& opts);
+
+}  // namespace ob1q::model

@@ -1,0 +1,47 @@
+// ob1q demo: builds the small demo model + text that the embedded default falls back to on a
+// machine without ../shared (see model/demo.hpp).
+#include <dirent.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "cli.hpp"
+#include "ob1q/common/error.hpp"
+#include "ob1q/common/file.hpp"
+#include "ob1q/model/demo.hpp"
+
+#ifndef OB1Q_SOURCE_DIR
+#define OB1Q_SOURCE_DIR "."
+#endif
+
+namespace ob1q::cli {
+
+void register_demo(CLI::App& app) {
+  auto out = std::make_shared<std::string>(std::string(OB1Q_SOURCE_DIR) + "/demo");
+  CLI::App* cmd = app.add_subcommand("demo", "Build the demo model and text (used when no real model is available)");
+  cmd->add_option("--out", *out, "output directory")->capture_default_str();
+  cmd->callback([out] {
+    // Text the project ships: its own documentation. The last file is held out as test text.
+    std::vector<std::string> files{std::string(OB1Q_SOURCE_DIR) + "/README.md"};
+    std::string docs = std::string(OB1Q_SOURCE_DIR) + "/docs";
+    if (DIR* d = opendir(docs.c_str())) {
+      while (dirent* e = readdir(d)) {
+        std::string n = e->d_name;
+        if (n.size() > 3 && n.substr(n.size() - 3) == ".md") files.push_back(docs + "/" + n);
+      }
+      closedir(d);
+    }
+    std::sort(files.begin() + 1, files.end());
+    std::string train, test;
+    for (const auto& f : files) {
+      if (!file_exists(f)) continue;
+      std::string t = read_file(f);
+      (f == files.front() ? test : train) += t + "\n";
+    }
+    if (train.empty()) train = test;
+    model::write_demo(*out, train, test);
+    spdlog::info("demo model written to {}/model, text to {}/data", *out, *out);
+  });
+}
+
+}  // namespace ob1q::cli

@@ -1,0 +1,70 @@
+// ob1q eval: perplexity (WikiText-2, PTB, C4) with the BiLLM/ARB protocol (methods.md §5.4).
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "cli.hpp"
+#include "ob1q/eval/ppl_suite.hpp"
+#include "ob1q/io/weight_source.hpp"
+
+namespace ob1q::cli {
+
+namespace {
+
+std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+void print_table(const nlohmann::json& r) {
+  std::printf("%-10s %12s %8s %10s %12s\n", "dataset", "ppl", "windows", "tokens", "tokens/s");
+  for (auto& [name, v] : r["ppl"].items())
+    std::printf("%-10s %12.4f %8lld %10lld %12.0f\n", name.c_str(), v["ppl"].get<double>(),
+                (long long)v["windows"].get<int64_t>(), (long long)v["tokens"].get<int64_t>(),
+                v["tokens_per_s"].get<double>());
+}
+
+}  // namespace
+
+void register_eval(CLI::App& app) {
+  struct State {
+    GlobalOptions g;
+    eval::PplSuiteOptions o;
+    std::string ppl = "wikitext2";
+    std::string variant = "billm";
+  };
+  auto st = std::make_shared<State>();
+  CLI::App* cmd = app.add_subcommand("eval", "Measure perplexity of a checkpoint (WikiText-2, PTB, C4)");
+  cmd->add_option("--model", st->o.model_dir, "HF checkpoint directory (default: $OB1Q_MODEL, ../shared/models/llama-s, or the demo model)");
+  cmd->add_option("--ppl", st->ppl, "comma-separated datasets: wikitext2, ptb, c4, or NAME=PATH")->capture_default_str();
+  cmd->add_option("--data-dir", st->o.data_dir, "where the standard files live (default: $OB1Q_DATA or ../shared/data)");
+  cmd->add_option("--seqlen", st->o.seqlen, "tokens per window")->capture_default_str()->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--limit-windows", st->o.limit_windows, "evaluate only the first N windows (0 = all)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--batch-size", st->o.batch_size, "windows per forward pass (0 = automatic)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--ppl-variant", st->variant, "billm (BiLLM/ARB/GPTQ-new streams) or gptq (GPTQ's original ptb/c4)")
+      ->capture_default_str()->check(CLI::IsMember({"billm", "gptq"}));
+  add_global_options(*cmd, st->g);
+  cmd->callback([st] {
+    apply(st->g);
+    auto& o = st->o;
+    if (o.model_dir.empty()) o.model_dir = default_model();
+    if (o.data_dir.empty()) o.data_dir = default_data_dir();
+    o.datasets = split_csv(st->ppl);
+    o.variant = text::parse_ppl_variant(st->variant);
+    o.load.device = resolve_device(st->g.device);
+    o.load.dtype = resolve_dtype(st->g.dtype, o.model_dir, o.load.device);
+    o.progress = st->g.json != "-";
+    nlohmann::json r = eval::run_ppl_suite(o);
+    r["command"] = "eval";
+    r["tool"] = {{"name", "ob1q"}, {"version", OB1Q_VERSION}};
+    if (st->g.json != "-") print_table(r);
+    write_json(st->g.json, r);
+  });
+}
+
+}  // namespace ob1q::cli
