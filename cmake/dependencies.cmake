@@ -6,6 +6,7 @@ find_package(nlohmann_json 3.9 REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
 
+# SentencePiece: only the tokenizer tests use it, as an independent reference (see tests/).
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
 add_library(ob1q::sentencepiece INTERFACE IMPORTED)
 target_link_libraries(ob1q::sentencepiece INTERFACE PkgConfig::SENTENCEPIECE)

@@ -2,9 +2,11 @@
 # Installs the Debian/Ubuntu packages ob1q builds against, if missing. Idempotent; says what it does.
 # With a LibTorch from elsewhere (e.g. PyTorch's), set CMAKE_PREFIX_PATH and libtorch-dev is skipped.
 set -euo pipefail
+# libopenblas0-pthread: Debian's libtorch calls the generic libblas.so.3, which is the (very slow)
+# reference BLAS unless an optimised one is installed.
 pkgs=(cmake ninja-build g++ pkg-config ccache zlib1g-dev libsentencepiece-dev nlohmann-json3-dev
       libcli11-dev libspdlog-dev libgtest-dev)
-if [ -z "${CMAKE_PREFIX_PATH:-}" ]; then pkgs+=(libtorch-dev); fi
+if [ -z "${CMAKE_PREFIX_PATH:-}" ]; then pkgs+=(libtorch-dev libopenblas0-pthread); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

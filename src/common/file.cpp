@@ -58,7 +58,7 @@ std::string gunzip(const std::string& path, const std::string& raw) {
 
 }  // namespace
 
-std::string read_file(const std::string& path) {
+std::string read_file_bytes(const std::string& path) {
   if (dir_exists(path)) fail(path, "is a directory, expected a file");
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
@@ -69,6 +69,11 @@ std::string read_file(const std::string& path) {
   bool err = std::ferror(f);
   std::fclose(f);
   if (err) fail(path, "read error");
+  return raw;
+}
+
+std::string read_file(const std::string& path) {
+  std::string raw = read_file_bytes(path);
   if (raw.size() >= 2 && static_cast<unsigned char>(raw[0]) == 0x1f &&
       static_cast<unsigned char>(raw[1]) == 0x8b)
     return gunzip(path, raw);

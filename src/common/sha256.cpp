@@ -1,6 +1,9 @@
 #include "ob1q/common/sha256.hpp"
 
+#include <cstdio>
 #include <cstring>
+
+#include "ob1q/common/error.hpp"
 
 namespace ob1q {
 namespace {
@@ -70,6 +73,19 @@ std::string Sha256::hex() {
 std::string sha256_hex(const void* data, size_t n) {
   Sha256 s;
   s.update(data, n);
+  return s.hex();
+}
+
+std::string sha256_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) fail(path, "cannot open");
+  Sha256 s;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.update(buf, n);
+  bool err = std::ferror(f);
+  std::fclose(f);
+  if (err) fail(path, "read error");
   return s.hex();
 }
 

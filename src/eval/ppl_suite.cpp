@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "ob1q/common/error.hpp"
 #include "ob1q/common/progress.hpp"
 #include "ob1q/io/weight_source.hpp"
 
@@ -15,6 +16,9 @@ nlohmann::json run_ppl_suite(const PplSuiteOptions& o) {
   std::vector<text::DatasetSpec> specs;
   for (const auto& d : o.datasets) specs.push_back(text::resolve_ppl_dataset(d, o.data_dir, o.variant));
   auto tok = text::load_tokenizer(o.model_dir);
+  if (o.parse_special != "auto" && o.parse_special != "on" && o.parse_special != "off")
+    fail("--parse-special", "expected auto, on or off");
+  const bool parse_special = o.parse_special == "auto" ? tok->parses_special_in_corpora() : o.parse_special == "on";
 
   auto t0 = clock::now();
   auto model = model::DecoderModel::load(o.model_dir, o.load);
@@ -28,11 +32,12 @@ nlohmann::json run_ppl_suite(const PplSuiteOptions& o) {
                         {"dtype", io::float_dtype_name(o.load.dtype)},
                         {"seqlen", o.seqlen},
                         {"variant", o.variant == text::PplVariant::Billm ? "billm" : "gptq"},
+                        {"parse_special", parse_special},
                         {"load_seconds", load_s},
                         {"ppl", nlohmann::json::object()}};
   for (const auto& ds : specs) {
     auto t1 = clock::now();
-    text::TokenStream ts = text::ppl_token_stream(ds, *tok, o.variant, o.seqlen);
+    text::TokenStream ts = text::ppl_token_stream(ds, *tok, o.variant, o.seqlen, parse_special);
     double tok_s = std::chrono::duration<double>(clock::now() - t1).count();
     int64_t total_windows = static_cast<int64_t>(ts.ids.size()) / o.seqlen;
     if (o.limit_windows > 0) total_windows = std::min(total_windows, o.limit_windows);

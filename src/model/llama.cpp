@@ -88,10 +88,11 @@ class Llama : public DecoderModel {
     // Tables for the longest window we expect; extended on demand in rope_for().
     auto rope = std::make_shared<const Rope>(rope_tables(c.rope, c.head_dim, std::max<int64_t>(c.max_position_embeddings, 2048), opts.device));
     for (int64_t i = 0; i < c.num_layers; ++i)
-      blocks_.push_back(std::make_unique<LlamaBlock>(config_, w, "model.layers." + std::to_string(i) + ".", rope));
+      blocks_.push_back(std::make_unique<LlamaBlock>(config_, w, block_prefix(i), rope));
   }
 
   at::Tensor embed(const at::Tensor& ids) const override { return at::embedding(embed_, ids); }
+  std::string block_prefix(int64_t i) const override { return "model.layers." + std::to_string(i) + "."; }
 
   at::Tensor head(const at::Tensor& h) const override {
     return at::linear(rms_norm(h, norm_, config_.norm_eps), lm_head_);

@@ -101,8 +101,10 @@ class Opt : public DecoderModel {
     lm_head_ = c.tie_word_embeddings ? w.get_optional("lm_head.weight", {V, E}) : w.get("lm_head.weight", {V, E});
     if (!lm_head_.defined()) lm_head_ = embed_;
     for (int64_t i = 0; i < c.num_layers; ++i)
-      blocks_.push_back(std::make_unique<OptBlock>(config_, w, prefix_ + "layers." + std::to_string(i) + "."));
+      blocks_.push_back(std::make_unique<OptBlock>(config_, w, block_prefix(i)));
   }
+
+  std::string block_prefix(int64_t i) const override { return prefix_ + "layers." + std::to_string(i) + "."; }
 
   at::Tensor embed(const at::Tensor& ids) const override {
     const int64_t T = ids.size(1);

@@ -149,16 +149,18 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
 
 }  // namespace
 
-TokenStream ppl_token_stream(const DatasetSpec& ds, const Tokenizer& tok, PplVariant variant, int64_t seqlen) {
+TokenStream ppl_token_stream(const DatasetSpec& ds, const Tokenizer& tok, PplVariant variant, int64_t seqlen,
+                             bool parse_special) {
+  auto encode = [&](const std::string& text) { return tok.encode(text, true, parse_special); };
   TokenStream ts;
   if (ds.name == "wikitext2") {
-    ts.ids = tok.encode(join(read_wikitext_rows(ds.path), "\n\n"));
+    ts.ids = encode(join(read_wikitext_rows(ds.path), "\n\n"));
   } else if (ds.name == "ptb") {
-    if (variant == PplVariant::Gptq) ts.ids = tok.encode(join(read_wikitext_rows(ds.path), "\n\n"));
-    else ts.ids = tok.encode(join(read_lines_stripped(ds.path), " "));
+    if (variant == PplVariant::Gptq) ts.ids = encode(join(read_wikitext_rows(ds.path), "\n\n"));
+    else ts.ids = encode(join(read_lines_stripped(ds.path), " "));
   } else if (ds.name == "c4") {
     if (variant == PplVariant::Billm) {
-      ts.ids = tok.encode(join(read_c4_docs(ds.path, 1100), " "));
+      ts.ids = encode(join(read_c4_docs(ds.path, 1100), " "));
     } else {
       // GPTQ's original c4 eval: 256 windows from random docs of >= seqlen tokens, seed 0.
       std::vector<std::string> docs = read_c4_docs(ds.path);
@@ -167,7 +169,7 @@ TokenStream ppl_token_stream(const DatasetSpec& ds, const Tokenizer& tok, PplVar
         std::vector<int32_t> e;
         for (int tries = 0;; ++tries) {
           if (tries > 100000) fail(ds.path, "no document with at least " + std::to_string(seqlen) + " tokens");
-          e = tok.encode(docs[rng.randint(0, static_cast<int64_t>(docs.size()) - 1)]);
+          e = encode(docs[rng.randint(0, static_cast<int64_t>(docs.size()) - 1)]);
           if (static_cast<int64_t>(e.size()) >= seqlen) break;
         }
         int64_t o = rng.randint(0, static_cast<int64_t>(e.size()) - seqlen - 1);

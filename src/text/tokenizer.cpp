@@ -1,1 +1,229 @@
+// load_tokenizer: picks the tokenizer file of a directory the way transformers 5 does and applies
+// tokenizer_config.json (tokenizer class, BOS/EOS flags, special tokens, legacy).
+//
+// transformers 5 defines a tokenizer by its class, the files only supply vocabulary and merges:
+// - LlamaTokenizer (also for tokenizer.model alone): BPE with byte fallback behind a Metaspace
+//   pre-tokenizer (no split; "▁" prepended to the first section when legacy=false, to every
+//   section between special tokens when legacy=true), BOS per add_bos_token (default true).
+//   When tokenizer.json is present its vocabulary and merges are used, not tokenizer.model's:
+//   the reference ids of data/tokenizers/llama2 (whose two files disagree) show it.
+// - any other class: the pipeline tokenizer.json describes; add_bos_token / add_eos_token, when
+//   the config sets them, replace its post-processor.
 #include "ob1q/text/tokenizer.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "ob1q/common/error.hpp"
+#include "ob1q/common/file.hpp"
+#include "ob1q/text/hf_tokenizer.hpp"
+#include "ob1q/text/tokenizer_sources.hpp"
+
+namespace ob1q::text {
+
+namespace {
+
+using nlohmann::json;
+
+const char* const kMeta = "\xE2\x96\x81";  // "▁"
+
+json read_config(const std::string& dir) {
+  const std::string path = path_join(dir, "tokenizer_config.json");
+  if (!file_exists(path)) return json::object();
+  try {
+    json j = json::parse(read_file(path));
+    if (!j.is_object()) fail(path, "not a JSON object");
+    return j;
+  } catch (const json::exception& e) {
+    fail(path, std::string("invalid JSON: ") + e.what());
+  }
+}
+
+// A config bool that may be absent (or null).
+const json* config_flag(const json& cfg, const char* key) {
+  auto it = cfg.find(key);
+  return it != cfg.end() && it->is_boolean() ? &*it : nullptr;
+}
+
+bool config_bool(const json& cfg, const char* key, bool fallback) {
+  const json* v = config_flag(cfg, key);
+  return v ? v->get<bool>() : fallback;
+}
+
+// bos_token and friends are strings or serialized AddedTokens ({"content": ...}).
+std::string config_token(const json& cfg, const char* key, const std::string& fallback) {
+  auto it = cfg.find(key);
+  if (it == cfg.end()) return fallback;
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_object() && it->contains("content")) return (*it)["content"].get<std::string>();
+  return "";  // null: explicitly none
+}
+
+// The tokenizer class from tokenizer_config.json; without one, transformers maps the model type of
+// config.json to its class (llama -> LlamaTokenizer).
+bool is_llama_class(const json& cfg, const std::string& dir) {
+  auto it = cfg.find("tokenizer_class");
+  if (it != cfg.end() && it->is_string()) {
+    const std::string cls = it->get<std::string>();
+    return cls == "LlamaTokenizer" || cls == "LlamaTokenizerFast";
+  }
+  const std::string model_config = path_join(dir, "config.json");
+  if (!file_exists(model_config)) return false;
+  const json j = json::parse(read_file(model_config), nullptr, /*allow_exceptions=*/false);
+  return j.is_object() && j.value("model_type", std::string()) == "llama";
+}
+
+void set_added(std::vector<AddedToken>& added, const AddedToken& t) {
+  for (AddedToken& a : added) {
+    if (a.id == t.id) {
+      a = t;
+      return;
+    }
+  }
+  added.push_back(t);
+}
+
+// tokenizer_config.json's added_tokens_decoder joins the file's added tokens.
+void add_config_tokens(const json& cfg, const std::string& dir, std::vector<AddedToken>& added) {
+  auto it = cfg.find("added_tokens_decoder");
+  if (it == cfg.end() || !it->is_object()) return;
+  try {
+    for (const auto& [key, v] : it->items()) {
+      AddedToken t;
+      t.id = std::stoi(key);
+      t.content = v.at("content").get<std::string>();
+      t.special = v.value("special", false);
+      t.lstrip = v.value("lstrip", false);
+      t.rstrip = v.value("rstrip", false);
+      t.single_word = v.value("single_word", false);
+      set_added(added, t);
+    }
+  } catch (const std::exception& e) {
+    fail(path_join(dir, "tokenizer_config.json"), std::string("bad added_tokens_decoder: ") + e.what());
+  }
+}
+
+int32_t find_token(const std::string& content, const std::vector<AddedToken>& added, const BpeModel& model) {
+  if (content.empty()) return -1;
+  for (const AddedToken& a : added) {
+    if (a.content == content) return a.id;
+  }
+  return model.token_id(content);
+}
+
+// The pipeline of transformers' LlamaTokenizer.
+HfPipeline llama_pipeline(const json& cfg) {
+  const bool add_prefix_space = config_bool(cfg, "add_prefix_space", true);
+  const bool legacy = config_bool(cfg, "legacy", true);
+  HfPipeline p;
+  PreTokenizerStep meta{PreTokenizerStep::Metaspace};
+  meta.replacement = kMeta;
+  meta.prepend = !add_prefix_space ? PrependScheme::Never : legacy ? PrependScheme::Always : PrependScheme::First;
+  meta.split = false;
+  p.pre_tokenizers.push_back(meta);
+  DecoderStep replace{DecoderStep::Replace};
+  replace.pattern = kMeta;
+  replace.content = " ";
+  p.decoders = {replace, DecoderStep{DecoderStep::ByteFallback}, DecoderStep{DecoderStep::Fuse}};
+  if (add_prefix_space) {
+    DecoderStep strip{DecoderStep::Strip};
+    strip.content = " ";
+    strip.start = 1;
+    p.decoders.push_back(strip);
+  }
+  p.kind = "sentencepiece";
+  return p;
+}
+
+struct Assembly {
+  BpeSource source;
+  HfPipeline pipeline;
+  bool llama = false;
+  std::string default_bos, default_eos;  // when the config names none
+};
+
+std::unique_ptr<Tokenizer> assemble(Assembly a, const json& cfg, const std::string& dir, const std::string& where) {
+  add_config_tokens(cfg, dir, a.source.added_tokens);
+  BpeModel model(std::move(a.source.tokens), a.source.merges, a.source.options, where);
+  std::vector<AddedToken>& added = a.source.added_tokens;
+  const std::string bos = config_token(cfg, "bos_token", a.default_bos);
+  const std::string eos = config_token(cfg, "eos_token", a.default_eos);
+  HfPipeline& p = a.pipeline;
+  if (a.llama) {
+    // The special tokens of the config are always cut out of the text.
+    for (const std::string& s : {config_token(cfg, "unk_token", "<unk>"), bos, eos}) {
+      const int32_t id = s.empty() ? -1 : model.token_id(s);
+      bool known = false;
+      for (const AddedToken& t : added) known = known || t.id == id;
+      if (id >= 0 && !known) added.push_back(AddedToken{s, id});
+    }
+  }
+  p.added_tokens = added;
+  p.bos_id = find_token(bos, added, model);
+  p.eos_id = find_token(eos, added, model);
+  const json* add_bos = config_flag(cfg, "add_bos_token");
+  const json* add_eos = config_flag(cfg, "add_eos_token");
+  if (a.llama || add_bos || add_eos) {
+    p.prefix.clear();
+    p.suffix.clear();
+    if (config_bool(cfg, "add_bos_token", a.llama) && p.bos_id >= 0) p.prefix.push_back(p.bos_id);
+    if (config_bool(cfg, "add_eos_token", false) && p.eos_id >= 0) p.suffix.push_back(p.eos_id);
+  }
+  return std::make_unique<HfTokenizer>(std::move(model), std::move(p), where);
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
+  const json cfg = read_config(dir);
+  const bool llama = is_llama_class(cfg, dir);
+
+  std::string json_path = path_join(dir, "tokenizer.json");
+  if (!file_exists(json_path)) json_path += ".gz";
+  const std::string model_path = path_join(dir, "tokenizer.model");
+  const bool have_model = file_exists(model_path);
+
+  if (file_exists(json_path)) {
+    TokenizerJson tj = read_tokenizer_json(json_path);
+    Assembly a;
+    a.source = std::move(tj.bpe);
+    if (llama && !a.source.options.byte_level) {
+      a.llama = true;
+      a.pipeline = llama_pipeline(cfg);
+      a.source.options.byte_fallback = true;  // LlamaTokenizer's BPE(..., fuse_unk=True, byte_fallback=True)
+      a.source.options.fuse_unk = true;
+      a.default_bos = "<s>";
+      a.default_eos = "</s>";
+    } else {
+      a.pipeline = std::move(tj.pipeline);
+    }
+    return assemble(std::move(a), cfg, dir, json_path);
+  }
+  if (have_model) {
+    Assembly a;
+    if (!read_sentencepiece_bpe(model_path, a.source))
+      fail(model_path, "only BPE SentencePiece models (LLaMA-1/2 style) are supported, this one is not BPE");
+    a.llama = true;
+    a.pipeline = llama_pipeline(cfg);
+    a.default_bos = "<s>";
+    a.default_eos = "</s>";
+    return assemble(std::move(a), cfg, dir, model_path);
+  }
+  const std::string encoder = path_join(dir, "encoder.json"), merges = path_join(dir, "vocab.bpe");
+  if (file_exists(encoder) && file_exists(merges)) {
+    Assembly a;
+    a.source = read_gpt2_files(encoder, merges);
+    PreTokenizerStep byte_level{PreTokenizerStep::ByteLevel};
+    a.pipeline.pre_tokenizers = {byte_level};
+    a.pipeline.decoders = {DecoderStep{DecoderStep::ByteLevel}};
+    // GPT-2's one special token, cut out of the text as every HF GPT-2 tokenizer does.
+    const std::string eot = "<|endoftext|>";
+    for (size_t id = 0; id < a.source.tokens.size(); ++id) {
+      if (a.source.tokens[id] == eot) a.source.added_tokens.push_back(AddedToken{eot, static_cast<int32_t>(id)});
+    }
+    a.default_bos = a.default_eos = eot;
+    return assemble(std::move(a), cfg, dir, encoder);
+  }
+  fail(dir, "no tokenizer found (expected tokenizer.model, tokenizer.json or encoder.json + vocab.bpe)");
+}
+
+}  // namespace ob1q::text

@@ -94,6 +94,52 @@ void append_utf8(std::string& out, uint32_t cp) {
   }
 }
 
+std::string utf8_lossy(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    const uint8_t b0 = static_cast<uint8_t>(s[i]);
+    // Bytes following b0: how many, and the range of the first (excludes overlongs, surrogates).
+    size_t need = 0;
+    uint8_t lo = 0x80, hi = 0xBF;
+    if (b0 < 0x80) {
+      out += static_cast<char>(b0);
+      ++i;
+      continue;
+    } else if (b0 >= 0xC2 && b0 <= 0xDF) {
+      need = 1;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+      need = 2;
+      if (b0 == 0xE0) lo = 0xA0;
+      if (b0 == 0xED) hi = 0x9F;
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+      need = 3;
+      if (b0 == 0xF0) lo = 0x90;
+      if (b0 == 0xF4) hi = 0x8F;
+    }
+    size_t len = 1;  // bytes of the (possibly partial) sequence seen so far
+    bool ok = need > 0;
+    for (size_t k = 0; ok && k < need; ++k) {
+      const size_t j = i + 1 + k;
+      const uint8_t b = j < s.size() ? static_cast<uint8_t>(s[j]) : 0;
+      const bool cont = j < s.size() && (k == 0 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF));
+      if (cont) {
+        ++len;
+      } else {
+        ok = false;
+      }
+    }
+    if (ok) {
+      out.append(s.substr(i, len));
+    } else {
+      out += "\xEF\xBF\xBD";
+    }
+    i += len;
+  }
+  return out;
+}
+
 const char* unicode_version() { return unicode_detail::kUnicodeVersion; }
 
 }  // namespace ob1q::text

@@ -38,5 +38,6 @@ void write_json(const std::string& path, const nlohmann::json& j);
 using Subcommand = std::function<void(CLI::App&)>;
 void register_eval(CLI::App& app);
 void register_demo(CLI::App& app);
+void register_quantize(CLI::App& app);
 
 }  // namespace ob1q::cli

@@ -48,6 +48,10 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--batch-size", st->o.batch_size, "windows per forward pass (0 = automatic)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--ppl-variant", st->variant, "billm (BiLLM/ARB/GPTQ-new streams) or gptq (GPTQ's original ptb/c4)")
       ->capture_default_str()->check(CLI::IsMember({"billm", "gptq"}));
+  cmd->add_option("--parse-special", st->o.parse_special,
+                  "special-token text in the data (\"<unk>\" in PTB): auto = ordinary text for SentencePiece "
+                  "vocabularies, parsed for byte-level BPE (the reference streams); on; off")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "on", "off"}));
   add_global_options(*cmd, st->g);
   cmd->callback([st] {
     apply(st->g);

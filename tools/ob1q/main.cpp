@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   CLI::App app{"ob1q " OB1Q_VERSION " - 1-bit post-training quantization of LLMs, and what it costs in quality"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "ob1q " OB1Q_VERSION);
+  ob1q::cli::register_quantize(app);
   ob1q::cli::register_eval(app);
   ob1q::cli::register_demo(app);
   try {

@@ -15,6 +15,8 @@ std::string path_join(const std::string& a, const std::string& b);
 // Reads a whole file; transparently gunzips when the content starts with the gzip magic.
 // Throws Error("<path>: ...") when missing or unreadable.
 std::string read_file(const std::string& path);
+// The bytes as stored (no decompression).
+std::string read_file_bytes(const std::string& path);
 
 // Read-only memory mapping of a whole file (empty files map to size 0, data nullptr).
 class MappedFile {

@@ -21,5 +21,7 @@ class Sha256 {
 };
 
 std::string sha256_hex(const void* data, size_t n);
+// sha256 of a file's bytes as stored (no decompression); throws ob1q::Error naming the file.
+std::string sha256_file(const std::string& path);
 
 }  // namespace ob1q

@@ -23,6 +23,7 @@ struct PplSuiteOptions {
   int64_t batch_size = 0;
   model::LoadOptions load;
   bool progress = true;
+  std::string parse_special = "auto";  // auto | on | off (see Tokenizer::parses_special_in_corpora)
 };
 
 // Returns {"model":..., "device":..., "dtype":..., "seqlen":..., "variant":...,

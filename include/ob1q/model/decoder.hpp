@@ -59,6 +59,8 @@ class DecoderModel {
   virtual at::Tensor head(const at::Tensor& h) const = 0;     // [B, T, hidden] -> [B, T, vocab]
   at::Tensor block(int64_t i, const at::Tensor& h, const LinearObserver* observe = nullptr) const;
   Block& block_module(int64_t i) { return *blocks_.at(i); }
+  // HF tensor-name prefix of block i, e.g. "model.layers.3." or "model.decoder.layers.3.".
+  virtual std::string block_prefix(int64_t i) const = 0;
   at::Tensor forward(const at::Tensor& ids) const;  // full model: logits [B, T, vocab]
 
   // Reads config.json + weights of a HF checkpoint directory (tensor shapes checked against the

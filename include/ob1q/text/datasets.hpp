@@ -36,7 +36,9 @@ struct TokenStream {
   int64_t tokens_total = 0;  // stream length before truncation
   std::string ids_sha256;    // sha256 of the whole stream (before truncation), little-endian int32
 };
-TokenStream ppl_token_stream(const DatasetSpec& ds, const Tokenizer& tok, PplVariant variant, int64_t seqlen);
+// parse_special: see Tokenizer::encode (callers default to tok.parses_special_in_corpora()).
+TokenStream ppl_token_stream(const DatasetSpec& ds, const Tokenizer& tok, PplVariant variant, int64_t seqlen,
+                             bool parse_special);
 
 std::string sha256_of_ids(const std::vector<int32_t>& ids);
 

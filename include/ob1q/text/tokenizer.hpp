@@ -14,7 +14,15 @@ class Tokenizer {
   virtual ~Tokenizer() = default;
   // add_special = what HF's `tokenizer(text)` does (BOS/EOS per tokenizer_config.json and the
   // post-processor); false = `add_special_tokens=False`.
-  virtual std::vector<int32_t> encode(std::string_view text, bool add_special = true) const = 0;
+  // parse_special = text spelling a special token ("<unk>", "</s>") becomes that token, as HF does
+  // by default; false = it is ordinary text (HF's split_special_tokens=True, SentencePiece's own
+  // encoder, llama.cpp's perplexity).
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_special = true,
+                                      bool parse_special = true) const = 0;
+  // The convention for evaluation and calibration text: SentencePiece vocabularies (LLaMA-1/2)
+  // treat special-token text as ordinary text, byte-level BPE tokenizers (OPT, LLaMA-3) parse it
+  // -- what the reference streams of each family were produced with.
+  bool parses_special_in_corpora() const { return kind() != "sentencepiece"; }
   virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
   virtual int64_t vocab_size() const = 0;
   virtual int32_t bos_id() const = 0;  // -1 when the tokenizer has none
@@ -22,9 +30,11 @@ class Tokenizer {
   virtual std::string kind() const = 0;  // "sentencepiece" | "bpe"
 };
 
-// Loads the tokenizer of a model (or tokenizer) directory: tokenizer.model when present
-// (SentencePiece), else tokenizer.json / tokenizer.json.gz, else encoder.json + vocab.bpe.
-// tokenizer_config.json supplies add_bos_token / add_eos_token where present.
+// Loads the tokenizer of a model (or tokenizer) directory: tokenizer.json / tokenizer.json.gz when
+// present (what transformers 5 loads; it can differ from a tokenizer.model shipped beside it),
+// else tokenizer.model (SentencePiece vocabulary, encoded the way transformers 5's LlamaTokenizer
+// does), else GPT-2's encoder.json + vocab.bpe. tokenizer_config.json supplies add_bos_token /
+// add_eos_token / legacy where present.
 // Throws ob1q::Error("<dir>: no tokenizer found (...)") when nothing usable is there.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir);
 

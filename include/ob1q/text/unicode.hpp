@@ -23,6 +23,10 @@ uint32_t decode_utf8(std::string_view s, size_t& i);
 
 void append_utf8(std::string& out, uint32_t cp);
 
+// Replaces each ill-formed part of `bytes` with U+FFFD, the way Rust's String::from_utf8_lossy
+// does (one replacement per maximal ill-formed subpart); what HF decoders return.
+std::string utf8_lossy(std::string_view bytes);
+
 // Unicode version of the generated tables ("14.0.0").
 const char* unicode_version();
 

@@ -1,0 +1,65 @@
+// One interface for every quantization method and one registry of them. A method is one file in
+// src/quant/methods/ implementing Method, plus one line in src/quant/registry.cpp; the registry
+// also feeds --method parsing, --help and the preset files in configs/.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ob1q::quant {
+
+// Hyperparameters: defaults (from the registry) <- config file <- command line. Unknown keys and
+// wrongly typed values are errors naming the key.
+class Params {
+ public:
+  Params() = default;
+  explicit Params(nlohmann::json defaults) : j_(std::move(defaults)) {}
+  // Merges `overrides` (an object) into the parameters; `origin` names where they came from.
+  void merge(const nlohmann::json& overrides, const std::string& origin);
+  // Sets one key from its command-line string form, parsed as the default's type.
+  void set_from_string(const std::string& key, const std::string& value, const std::string& origin);
+  int64_t get_int(const std::string& key) const;
+  double get_double(const std::string& key) const;
+  bool get_bool(const std::string& key) const;
+  std::string get_string(const std::string& key) const;
+  const nlohmann::json& json() const { return j_; }
+
+ private:
+  const nlohmann::json& at(const std::string& key) const;
+  nlohmann::json j_ = nlohmann::json::object();
+};
+
+// What the pipeline gathered for one linear layer.
+struct LinearStats {
+  at::Tensor H;          // (2/n) sum_s Xhat_s^T Xhat_s, fp32 [d, d], undamped (q-stream inputs)
+  int64_t nsamples = 0;
+};
+
+struct LinearResult {
+  at::Tensor W_hat;       // fp32 [m, d], dequantized ("fake-quant") weights
+  nlohmann::json stats;   // loss, salient fraction, bits per weight, damping, ...
+};
+
+class Method {
+ public:
+  virtual ~Method() = default;
+  // `layer` names the linear in messages (e.g. "model.layers.3.mlp.down_proj").
+  virtual LinearResult quantize(const std::string& layer, const at::Tensor& W, const LinearStats& stats) const = 0;
+};
+
+struct MethodInfo {
+  std::string name;
+  std::string summary;
+  nlohmann::json defaults;  // every hyperparameter with its default (methods.md §7)
+  std::function<std::unique_ptr<Method>(const Params&)> make;
+};
+
+const std::vector<MethodInfo>& registry();
+const MethodInfo& find_method(const std::string& name);  // throws ob1q::Error listing the known names
+
+}  // namespace ob1q::quant

@@ -1,0 +1,36 @@
+// `ob1q quantize` as one library call (methods.md §1): calibration windows -> embeddings ->
+// for each decoder block { capture per-linear statistics on the q-stream, quantize every linear,
+// propagate the q-stream through the quantized block } -> write the result atomically.
+// Only the current block's weights and the calibration activations live on the device.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ob1q/model/decoder.hpp"
+
+namespace ob1q::quant {
+
+struct QuantizeOptions {
+  std::string model_dir;
+  std::string method = "arb-rc";
+  std::string config_file;                                       // JSON preset (optional)
+  std::vector<std::pair<std::string, std::string>> overrides;    // --set key=value and dedicated flags
+  std::string calib = "c4";                                      // c4 (data_dir) or a file of pre-sampled windows
+  std::string data_dir;
+  std::string calib_file;
+  int64_t nsamples = 128;
+  int64_t seqlen = 2048;
+  uint64_t seed = 0;
+  std::string out;
+  bool overwrite = false;
+  model::LoadOptions load;
+  bool progress = true;
+};
+
+// Returns the report that is also written as <out>/ob1q_report.json.
+nlohmann::json run_quantize(const QuantizeOptions& opts);
+
+}  // namespace ob1q::quant
