@@ -1,6 +1,6 @@
+#include "ob1q/common/log.hpp"
 #include "ob1q/eval/ppl_suite.hpp"
 
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 
@@ -23,8 +23,9 @@ nlohmann::json run_ppl_suite(const PplSuiteOptions& o) {
   auto t0 = clock::now();
   auto model = model::DecoderModel::load(o.model_dir, o.load);
   double load_s = std::chrono::duration<double>(clock::now() - t0).count();
-  spdlog::info("loaded {} ({} blocks, hidden {}) on {} as {} in {:.1f}s", o.model_dir, model->num_blocks(),
-               model->config().hidden_size, o.load.device.str(), io::float_dtype_name(o.load.dtype), load_s);
+  OB1Q_INFO("loaded %s (%lld blocks, hidden %lld) on %s as %s in %.1fs", o.model_dir.c_str(),
+            (long long)model->num_blocks(), (long long)model->config().hidden_size, o.load.device.str().c_str(),
+            io::float_dtype_name(o.load.dtype), load_s);
 
   nlohmann::json out = {{"model", o.model_dir},
                         {"model_type", model->config().model_type},
@@ -51,7 +52,8 @@ nlohmann::json run_ppl_suite(const PplSuiteOptions& o) {
     PplResult r = perplexity(*model, ts.ids, po);
     bar.finish();
     double tps = r.seconds > 0 ? double(r.tokens) / r.seconds : 0.0;
-    spdlog::info("{}: ppl {:.4f} over {} windows ({} tokens, {:.0f} tok/s)", ds.name, r.ppl, r.windows, r.tokens, tps);
+    OB1Q_INFO("%s: ppl %.4f over %lld windows (%lld tokens, %.0f tok/s)", ds.name.c_str(), r.ppl, (long long)r.windows,
+              (long long)r.tokens, tps);
     out["ppl"][ds.name] = {{"ppl", r.ppl},
                            {"windows", r.windows},
                            {"tokens", r.tokens},

@@ -1,7 +1,7 @@
+#include "ob1q/common/log.hpp"
 #include "ob1q/quant/hessian.hpp"
 
 #include <ATen/ATen.h>
-#include <spdlog/spdlog.h>
 
 #include <cmath>
 
@@ -44,7 +44,7 @@ Preconditioned precondition(const at::Tensor& H_in, at::Tensor& W, double percda
   if (p.dead.any().item<bool>()) {
     diag.masked_fill_(p.dead, 1.0);
     W.index_put_({at::indexing::Slice(), p.dead}, 0.0);
-    spdlog::debug("{}: {} dead input channels", layer, p.dead.sum().item<int64_t>());
+    OB1Q_DEBUG("%s: %lld dead input channels", layer.c_str(), (long long)p.dead.sum().item<int64_t>());
   }
   if (!at::isfinite(H).all().item<bool>()) fail(layer, "Hessian contains NaN/Inf (non-finite calibration activations)");
   const double mean_diag = diag.mean().item<double>();
@@ -58,7 +58,7 @@ Preconditioned precondition(const at::Tensor& H_in, at::Tensor& W, double percda
       p.damp = damp;
       return p;
     }
-    spdlog::warn("{}: Cholesky failed with damping {:.3g}; retrying with {:.3g}", layer, damp, damp * 10);
+    OB1Q_WARN("%s: Cholesky failed with damping %.3g; retrying with %.3g", layer.c_str(), damp, damp * 10);
     damp *= 10;
   }
   fail(layer, "Hessian is not positive definite even with damping " + std::to_string(damp / 10));

@@ -1,8 +1,8 @@
+#include "ob1q/common/log.hpp"
 #include "ob1q/quant/output.hpp"
 
 #include <ATen/ATen.h>
 #include <dirent.h>
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,7 +29,7 @@ bool dir_nonempty(const std::string& d) {
 
 void remove_tree(const std::string& d) {
   std::string cmd = "rm -rf '" + d + "'";
-  if (std::system(cmd.c_str()) != 0) spdlog::warn("could not remove {}", d);
+  if (std::system(cmd.c_str()) != 0) OB1Q_WARN("could not remove %s", d.c_str());
 }
 
 // Files of a HF model directory that are not weights: configs and tokenizer.

@@ -1,8 +1,8 @@
+#include "ob1q/common/log.hpp"
 #include "ob1q/quant/pipeline.hpp"
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <map>
@@ -94,8 +94,8 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
   auto tok = text::load_tokenizer(o.model_dir);
   text::CalibrationSet calib = calibration(o, *tok);
   const int64_t n = static_cast<int64_t>(calib.windows.size()), L = static_cast<int64_t>(calib.windows[0].size());
-  spdlog::info("calibration: {} windows of {} tokens from {} (windows sha256 {})", n, L, calib.source,
-               calib.windows_sha256.substr(0, 16));
+  OB1Q_INFO("calibration: %lld windows of %lld tokens from %s (windows sha256 %.16s)", (long long)n, (long long)L,
+            calib.source.c_str(), calib.windows_sha256.c_str());
 
   model::LoadOptions lo = o.load;
   lo.stream_blocks = true;
@@ -150,8 +150,8 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
         weighted_bits += r.stats["bits_per_weight"].get<double>() * double(lin->weight.numel());
         weights += double(lin->weight.numel());
       }
-      spdlog::info("{:<40} {:>5}x{:<5} rel.err {:.4f} loss {:.4g} {:.0f} ms", full, lin->weight.size(0),
-                   lin->weight.size(1), rel_err, r.stats.value("loss", 0.0), ms);
+      OB1Q_INFO("%-40s %5lldx%-5lld rel.err %.4f loss %.4g %.0f ms", full.c_str(), (long long)lin->weight.size(0),
+                (long long)lin->weight.size(1), rel_err, r.stats.value("loss", 0.0), ms);
       layers.push_back(r.stats);
       bar.advance(1, full);
     }
@@ -182,8 +182,9 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
       {"bits_per_weight", weights > 0 ? nlohmann::json(weighted_bits / weights) : nlohmann::json()},
       {"layers", layers}};
   write_fake_quant(o.out, o.model_dir, quantized, report, o.overwrite);
-  spdlog::info("quantized {} linears in {} ({}); wrote {}", layers.size(), format_duration(seconds),
-               peak >= 0 ? std::to_string(peak / (1 << 20)) + " MiB peak device memory" : "host", o.out);
+  const std::string where = peak >= 0 ? std::to_string(peak / (1 << 20)) + " MiB peak device memory" : "host";
+  OB1Q_INFO("quantized %zu linears in %s (%s); wrote %s", layers.size(), format_duration(seconds).c_str(), where.c_str(),
+            o.out.c_str());
   return report;
 }
 

@@ -2,12 +2,11 @@
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <cstdlib>
 
+#include "ob1q/common/log.hpp"
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
 #include "ob1q/io/config.hpp"
@@ -28,10 +27,7 @@ void add_global_options(CLI::App& cmd, GlobalOptions& g) {
 }
 
 void apply(const GlobalOptions& g) {
-  auto level = spdlog::level::from_str(g.log_level);
-  if (level == spdlog::level::off && g.log_level != "off")
-    fail("--log-level", "unknown level \"" + g.log_level + "\"");
-  spdlog::set_level(level);
+  log::set_level(g.log_level);
   if (g.threads > 0) at::set_num_threads(g.threads);
 }
 
@@ -94,7 +90,7 @@ void write_json(const std::string& path, const nlohmann::json& j) {
     return;
   }
   write_file_atomic(path, text);
-  spdlog::info("wrote {}", path);
+  OB1Q_INFO("wrote %s", path.c_str());
 }
 
 }  // namespace ob1q::cli

@@ -1,11 +1,11 @@
 // ob1q demo: builds the small demo model + text that the embedded default falls back to on a
 // machine without ../shared (see model/demo.hpp).
 #include <dirent.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 #include "cli.hpp"
+#include "ob1q/common/log.hpp"
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
 #include "ob1q/model/demo.hpp"
@@ -40,7 +40,7 @@ void register_demo(CLI::App& app) {
     }
     if (train.empty()) train = test;
     model::write_demo(*out, train, test);
-    spdlog::info("demo model written to {}/model, text to {}/data", *out, *out);
+    OB1Q_INFO("demo model written to %s/model, text to %s/data", out->c_str(), out->c_str());
   });
 }
 

@@ -1,10 +1,10 @@
 // ob1q eval: perplexity (WikiText-2, PTB, C4) with the BiLLM/ARB protocol (methods.md §5.4).
-#include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <sstream>
 
 #include "cli.hpp"
+#include "ob1q/common/log.hpp"
 #include "ob1q/eval/ppl_suite.hpp"
 #include "ob1q/io/weight_source.hpp"
 

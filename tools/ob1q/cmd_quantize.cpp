@@ -1,11 +1,11 @@
 // ob1q quantize: 1-bit PTQ of a HF checkpoint with one of the registered methods.
 // Hyperparameter flags are generated from the method registry (every key of every method's
 // defaults becomes --key-name), so --help always lists what the methods accept.
-#include <spdlog/spdlog.h>
 
 #include <set>
 
 #include "cli.hpp"
+#include "ob1q/common/log.hpp"
 #include "ob1q/common/error.hpp"
 #include "ob1q/quant/method.hpp"
 #include "ob1q/quant/pipeline.hpp"

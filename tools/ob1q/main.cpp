@@ -2,8 +2,6 @@
 // One subcommand per job (eval now; quantize, inspect, export slot in the same way), each a thin
 // layer of option parsing over one library call.
 #include <c10/util/Exception.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <cstdio>
 
@@ -11,10 +9,7 @@
 #include "ob1q/common/error.hpp"
 
 int main(int argc, char** argv) {
-  // Logs and progress go to stderr; stdout carries results only.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("ob1q"));
-  spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
-
+  // Logs and progress go to stderr (ob1q/common/log.hpp); stdout carries results only.
   CLI::App app{"ob1q " OB1Q_VERSION " - 1-bit post-training quantization of LLMs, and what it costs in quality"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "ob1q " OB1Q_VERSION);

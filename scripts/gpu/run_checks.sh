@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# GPU machine (PyTorch's CUDA LibTorch): build, run the test suite, then the measurements named
+# in $STEPS for one model. Writes JSON under $OUT (or results/) and prints a table at the end.
+#   MODEL=.carry/shared/models/llama-s DATA=.carry/shared/data STEPS="test eval bench quant:arb-rc" scripts/gpu/run_checks.sh
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${OUT:-results}; mkdir -p "$out"
+model=${MODEL:?}; data=${DATA:?}; name=$(basename "$model")
+export PYTHONUNBUFFERED=1
+log() { echo "== $(date +%T) $*"; }
+if [ ! -x build-gpu/ob1q ] || [ -n "${REBUILD:-}" ]; then
+  log build
+  prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_PREFIX_PATH="$prefix" > "$out/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
+  cmake --build build-gpu -j 16 > "$out/build.log" 2>&1 || { grep -E 'error|FAILED' "$out/build.log" | head -30; exit 1; }
+  grep -c 'warning:' "$out/build.log" | xargs echo "build warnings:"
+fi
+bin=build-gpu/ob1q
+summary=()
+for step in ${STEPS:?}; do
+  case $step in
+    test)
+      log "ctest (LibTorch $(python3 -c 'import torch;print(torch.__version__)'))"
+      (cd build-gpu && OB1Q_SHARED=/nonexistent ctest -j 8 --output-on-failure > "../$out/ctest.log" 2>&1); tail -3 "$out/ctest.log"
+      summary+=("ctest: $(grep -E 'tests passed' "$out/ctest.log")");;
+    eval)
+      log "eval fp16 $name"
+      $bin eval --model "$model" --data-dir "$data" --ppl wikitext2,ptb,c4 --dtype fp16 --json "$out/eval_${name}_fp16.json" --log-level warn
+      $bin eval --model "$model" --data-dir "$data" --ppl wikitext2,ptb,c4 --dtype fp32 --limit-windows 4 --json "$out/eval_${name}_fp32_4w.json" --log-level warn;;
+    bench)
+      log "bench $name"; scripts/bench_eval.sh "$model" "$data" "$bin" && cp results/bench_eval_${name}.json "$out/" ;;
+    quant:*)
+      m=${step#quant:}; q=/tmp/q_${name}_${m}
+      log "quantize $name $m"
+      $bin quantize --model "$model" --data-dir "$data" --method "$m" --out "$q" --overwrite --json "$out/quant_${name}_${m}.json" --log-level warn
+      $bin eval --model "$q" --data-dir "$data" --ppl wikitext2,ptb,c4 --json "$out/eval_${name}_${m}.json" --log-level warn;;
+  esac
+done
+log done
+python3 - "$out" "$name" <<'PY'
+import json, os, sys, glob
+out, name = sys.argv[1], sys.argv[2]
+for f in sorted(glob.glob(f"{out}/eval_{name}_*.json")):
+    r = json.load(open(f)); tag = os.path.basename(f)[5:-5]
+    q = f"{out}/quant_{tag}.json"
+    qt = json.load(open(q)) if os.path.exists(q) else {}
+    p = r["ppl"]
+    print(f"{tag:<26}" + "".join(f"{d}={p[d]['ppl']:.3f} " for d in ("wikitext2", "ptb", "c4") if d in p)
+          + (f" quant {qt['seconds']:.1f}s peak {qt['peak_device_memory_bytes']/2**30:.2f}GiB bits {qt['bits_per_weight']:.3f}" if qt else "")
+          + "  sha " + " ".join(p[d]["ids_sha256"][:8] for d in p))
+PY
