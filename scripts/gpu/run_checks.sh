@@ -4,7 +4,7 @@
 #   MODEL=.carry/shared/models/llama-s DATA=.carry/shared/data STEPS="test eval bench quant:arb-rc" scripts/gpu/run_checks.sh
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-out=${OUT:-results}; mkdir -p "$out"
+out=$(realpath -m "${OUT:-results}"); mkdir -p "$out"
 model=${MODEL:?}; data=${DATA:?}; name=$(basename "$model")
 export PYTHONUNBUFFERED=1
 log() { echo "== $(date +%T) $*"; }
@@ -21,7 +21,7 @@ for step in ${STEPS:?}; do
   case $step in
     test)
       log "ctest (LibTorch $(python3 -c 'import torch;print(torch.__version__)'))"
-      (cd build-gpu && OB1Q_SHARED=/nonexistent ctest -j 8 --output-on-failure > "../$out/ctest.log" 2>&1); tail -3 "$out/ctest.log"
+      (cd build-gpu && OB1Q_SHARED=/nonexistent ctest -j 8 --output-on-failure > "$out/ctest.log" 2>&1); tail -3 "$out/ctest.log"
       summary+=("ctest: $(grep -E 'tests passed' "$out/ctest.log")");;
     eval)
       log "eval fp16 $name"
@@ -29,6 +29,10 @@ for step in ${STEPS:?}; do
       $bin eval --model "$model" --data-dir "$data" --ppl wikitext2,ptb,c4 --dtype fp32 --limit-windows 4 --json "$out/eval_${name}_fp32_4w.json" --log-level warn;;
     bench)
       log "bench $name"; scripts/bench_eval.sh "$model" "$data" "$bin" && cp results/bench_eval_${name}.json "$out/" ;;
+    special:*)  # PTB with "<unk>" parsed as the special token (the released codes' own loaders)
+      m=${step#special:}; q=$([ "$m" = fp16 ] && echo "$model" || echo /tmp/q_${name}_${m})
+      log "ptb parse-special on: $name $m"
+      $bin eval --model "$q" --data-dir "$data" --ppl ptb --parse-special on --json "$out/ptbspecial_${name}_${m}.json" --log-level warn;;
     quant:*)
       m=${step#quant:}; q=/tmp/q_${name}_${m}
       log "quantize $name $m"
