@@ -33,11 +33,14 @@ for step in ${STEPS:?}; do
       m=${step#special:}; q=$([ "$m" = fp16 ] && echo "$model" || echo /tmp/q_${name}_${m})
       log "ptb parse-special on: $name $m"
       $bin eval --model "$q" --data-dir "$data" --ppl ptb --parse-special on --json "$out/ptbspecial_${name}_${m}.json" --log-level warn;;
-    quant:*)
-      m=${step#quant:}; q=/tmp/q_${name}_${m}
-      log "quantize $name $m"
-      $bin quantize --model "$model" --data-dir "$data" --method "$m" --out "$q" --overwrite --json "$out/quant_${name}_${m}.json" --log-level warn
-      $bin eval --model "$q" --data-dir "$data" --ppl wikitext2,ptb,c4 --json "$out/eval_${name}_${m}.json" --log-level warn;;
+    quant:*)  # quant:METHOD[:TAG:FLAG,FLAG...] e.g. quant:billm:seed1:--seed,1
+      IFS=: read -r _ m tag flags <<<"$step"; tag=${tag:+_$tag}; q=/tmp/q_${name}_${m}${tag}
+      log "quantize $name $m ${flags//,/ }"
+      $bin quantize --model "$model" --data-dir "$data" --method "$m" --out "$q" --overwrite ${flags//,/ } \
+        --json "$out/quant_${name}_${m}${tag}.json" --log-level warn
+      $bin eval --model "$q" --data-dir "$data" --ppl wikitext2,ptb,c4 --dtype fp16 --json "$out/eval_${name}_${m}${tag}.json" --log-level warn;;
+    scaling:*)
+      log "scaling ${step#scaling:}"; scripts/bench_quant_scaling.sh "$data" "$data/tokenizers/llama2" "${step#scaling:}" 2 "$bin" && cp results/bench_quant_scaling_*.json "$out/";;
   esac
 done
 log done

@@ -118,10 +118,11 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
   for (int64_t b = 0; b < m->num_blocks(); ++b) total_linears += m->block_module(b).linears().size();
   Progress bar("quantize " + o.method, total_linears, o.progress);
   std::map<std::string, at::Tensor> quantized;
-  nlohmann::json layers = nlohmann::json::array();
+  nlohmann::json layers = nlohmann::json::array(), blocks = nlohmann::json::array();
   double weighted_bits = 0, weights = 0;
 
   for (int64_t b = 0; b < m->num_blocks(); ++b) {
+    const auto t_block = clock_type::now();
     model::Block& blk = m->block_module(b);
     blk.to(dev);
     // 1. capture: statistics of every linear from the unquantized block, one sequence per forward
@@ -161,6 +162,7 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
       fail(m->block_prefix(b), "quantized block produced NaN/Inf activations");
     std::swap(inps, outs);
     blk.to(c10::Device(c10::kCPU));
+    blocks.push_back({{"block", b}, {"seconds", since(t_block)}});
   }
   bar.finish();
 
@@ -180,6 +182,7 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
       {"seconds", seconds},
       {"peak_device_memory_bytes", peak},
       {"bits_per_weight", weights > 0 ? nlohmann::json(weighted_bits / weights) : nlohmann::json()},
+      {"blocks", blocks},
       {"layers", layers}};
   write_fake_quant(o.out, o.model_dir, quantized, report, o.overwrite);
   const std::string where = peak >= 0 ? std::to_string(peak / (1 << 20)) + " MiB peak device memory" : "host";
