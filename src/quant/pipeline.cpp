@@ -78,6 +78,78 @@ class StatsCollector {
   std::shared_ptr<HessianAccumulator> last_acc_;
 };
 
+// Cross Grams C_J = (1/n) sum_s X_{s,J}^T Xhat_{s,J} (diagonal beta x beta blocks only) for the
+// linears a method asks for: inputs are captured from the q-stream and the fp-stream forward of
+// the same sequence, multiplied block-wise, and dropped.
+class CrossGrams {
+ public:
+  CrossGrams(const Method& method, model::Block& blk, int64_t n) : n_(n) {
+    for (auto& [name, lin] : blk.linears())
+      if (int64_t beta = method.cross_gram_blocksize(name)) beta_[name] = beta;
+  }
+  bool any() const { return !beta_.empty(); }
+  // Records the input of `name` for the stream being run (q-stream first, then fp-stream).
+  void observe(const std::string& name, const at::Tensor& x, bool fp_stream) {
+    if (!beta_.count(name)) return;
+    (fp_stream ? x_fp_ : x_q_)[name] = x.reshape({-1, x.size(-1)}).to(at::kFloat);
+  }
+  // After both forwards of one sequence: C += X_J^T Xhat_J / n for every block J.
+  void accumulate() {
+    for (auto& [name, beta] : beta_) {
+      at::Tensor X = x_fp_.at(name), Xq = x_q_.at(name);
+      const int64_t L = X.size(0), d = X.size(1);
+      if (d % beta != 0) fail(name, "input dimension " + std::to_string(d) + " is not a multiple of " + std::to_string(beta));
+      at::Tensor Xb = X.view({L, d / beta, beta}).permute({1, 2, 0});    // [nb, beta, L]
+      at::Tensor Xqb = Xq.view({L, d / beta, beta}).permute({1, 0, 2});  // [nb, L, beta]
+      at::Tensor prod = at::bmm(Xb, Xqb) / double(n_);
+      auto it = C_.find(name);
+      if (it == C_.end()) C_.emplace(name, prod);
+      else it->second.add_(prod);
+    }
+    x_q_.clear(), x_fp_.clear();
+  }
+  at::Tensor get(const std::string& name) const {
+    auto it = C_.find(name);
+    return it == C_.end() ? at::Tensor() : it->second;
+  }
+
+ private:
+  int64_t n_;
+  std::map<std::string, int64_t> beta_;
+  std::map<std::string, at::Tensor> x_q_, x_fp_, C_;
+};
+
+// methods.md §6: per block, the quantized block's output on the q-stream against the FP block on
+// the same inputs (activation-conditioned) and against the FP stream (true output): mse, mean
+// token cosine, and the token-similarity (TS = N(Y) N(Y)^T) mse.
+class BlockDiagnostics {
+ public:
+  void add(const at::Tensor& yq, const at::Tensor& yac, const at::Tensor& yfp) {
+    at::Tensor q = yq.reshape({-1, yq.size(-1)}).to(at::kFloat);
+    auto one = [&](const at::Tensor& y_in, double* acc) {
+      at::Tensor y = y_in.reshape({-1, y_in.size(-1)}).to(at::kFloat);
+      acc[0] += (q - y).square().mean().item<double>();
+      acc[1] += at::cosine_similarity(q, y, 1).mean().item<double>();
+      auto unit = [](const at::Tensor& t) { return t / t.norm(2, {1}, true).clamp_min(1e-12); };
+      at::Tensor nq = unit(q), ny = unit(y);
+      acc[2] += (nq.matmul(nq.t()) - ny.matmul(ny.t())).square().mean().item<double>();
+    };
+    one(yac, ac_);
+    if (yfp.defined()) one(yfp, out_);
+    ++count_;
+  }
+  nlohmann::json json() const {
+    auto avg = [&](const double* a) {
+      return nlohmann::json{{"mse", a[0] / count_}, {"cos", a[1] / count_}, {"ts_mse", a[2] / count_}};
+    };
+    return {{"activation_conditioned", avg(ac_)}, {"output", avg(out_)}};
+  }
+
+ private:
+  double ac_[3] = {0, 0, 0}, out_[3] = {0, 0, 0};
+  int64_t count_ = 0;
+};
+
 }  // namespace
 
 nlohmann::json run_quantize(const QuantizeOptions& o) {
@@ -104,15 +176,19 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
   if (L > m->config().max_position_embeddings)
     fail("--seqlen", std::to_string(L) + " exceeds the model's max_position_embeddings " +
                          std::to_string(m->config().max_position_embeddings));
+  bool fp_stream = !o.diagnostics.empty();
+  for (auto& [name, lin] : m->block_module(0).linears()) fp_stream |= method->cross_gram_blocksize(name) > 0;
   reset_peak_device_memory(dev);
 
-  // q-stream: inputs of the current block for every calibration sequence, in the model dtype.
-  at::Tensor inps = at::empty({n, L, m->config().hidden_size}, at::TensorOptions().dtype(lo.dtype).device(dev));
+  // The q-stream (inputs of the current block in the quantized model) and, when needed, the
+  // fp-stream (the same in the full-precision model), one sequence per row, in the model dtype.
+  auto stream = [&] { return at::empty({n, L, m->config().hidden_size}, at::TensorOptions().dtype(lo.dtype).device(dev)); };
+  at::Tensor inps = stream(), outs = stream(), fp_inps, fp_outs;
   for (int64_t s = 0; s < n; ++s) {
     at::Tensor ids = at::tensor(calib.windows[s], at::kInt).to(at::kLong).unsqueeze(0).to(dev);
     inps[s].copy_(m->embed(ids)[0]);
   }
-  at::Tensor outs = at::empty_like(inps);
+  if (fp_stream) fp_inps = inps.clone(), fp_outs = stream();
 
   int64_t total_linears = 0;
   for (int64_t b = 0; b < m->num_blocks(); ++b) total_linears += m->block_module(b).linears().size();
@@ -125,19 +201,29 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
     const auto t_block = clock_type::now();
     model::Block& blk = m->block_module(b);
     blk.to(dev);
-    // 1. capture: statistics of every linear from the unquantized block, one sequence per forward
+    // 1. capture: statistics of every linear from the unquantized block, one sequence per forward;
+    //    the same forwards give Y_ac = F(Xhat) (into outs) and advance the fp-stream.
     StatsCollector stats(dev);
-    model::LinearObserver obs = [&](const std::string& name, const at::Tensor& x) { stats.observe(name, x); };
+    CrossGrams cross(*method, blk, n);
+    model::LinearObserver obs_q = [&](const std::string& name, const at::Tensor& x) {
+      stats.observe(name, x);
+      cross.observe(name, x, false);
+    };
+    model::LinearObserver obs_fp = [&](const std::string& name, const at::Tensor& x) { cross.observe(name, x, true); };
     for (int64_t s = 0; s < n; ++s) {
-      blk.forward(inps.narrow(0, s, 1), &obs);
+      outs[s].copy_(blk.forward(inps.narrow(0, s, 1), &obs_q)[0]);
       stats.end_sequence();
+      if (fp_stream) {
+        fp_outs[s].copy_(blk.forward(fp_inps.narrow(0, s, 1), cross.any() ? &obs_fp : nullptr)[0]);
+        if (cross.any()) cross.accumulate();
+      }
     }
     // 2. quantize every linear (statistics are frozen, so order does not matter)
     for (auto& [name, lin] : blk.linears()) {
       const std::string full = m->block_prefix(b) + name;
       auto t0 = clock_type::now();
       const HessianAccumulator& h = stats.get(name);
-      LinearResult r = method->quantize(full, lin->weight, LinearStats{h.H(), h.count()});
+      LinearResult r = method->quantize(full, lin->weight, LinearStats{h.H(), h.count(), cross.get(name), lin->weight});
       at::Tensor W_new = r.W_hat.to(lin->weight.scalar_type());
       double rel_err = ((W_new.to(at::kFloat) - lin->weight.to(at::kFloat)).norm() / lin->weight.to(at::kFloat).norm()).item<double>();
       lin->weight.copy_(W_new);
@@ -156,13 +242,21 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
       layers.push_back(r.stats);
       bar.advance(1, full);
     }
-    // 3. propagate the q-stream through the quantized block
-    for (int64_t s = 0; s < n; ++s) outs[s].copy_(blk.forward(inps.narrow(0, s, 1))[0]);
+    // 3. propagate the q-stream through the quantized block (and measure it against the FP block)
+    BlockDiagnostics diag;
+    for (int64_t s = 0; s < n; ++s) {
+      at::Tensor y = blk.forward(inps.narrow(0, s, 1))[0];
+      if (!o.diagnostics.empty()) diag.add(y, outs[s], fp_outs[s]);
+      outs[s].copy_(y);
+    }
     if (!at::isfinite(outs).all().item<bool>())
       fail(m->block_prefix(b), "quantized block produced NaN/Inf activations");
     std::swap(inps, outs);
+    if (fp_stream) std::swap(fp_inps, fp_outs);
     blk.to(c10::Device(c10::kCPU));
-    blocks.push_back({{"block", b}, {"seconds", since(t_block)}});
+    nlohmann::json bj = {{"block", b}, {"seconds", since(t_block)}};
+    if (!o.diagnostics.empty()) bj["diagnostics"] = diag.json();
+    blocks.push_back(bj);
   }
   bar.finish();
 
@@ -179,11 +273,13 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
         {"seed", o.seed}, {"windows_sha256", calib.windows_sha256}}},
       {"device", dev.str()},
       {"dtype", io::float_dtype_name(lo.dtype)},
+      {"fp_stream", fp_stream},
       {"seconds", seconds},
       {"peak_device_memory_bytes", peak},
       {"bits_per_weight", weights > 0 ? nlohmann::json(weighted_bits / weights) : nlohmann::json()},
       {"blocks", blocks},
       {"layers", layers}};
+  if (!o.diagnostics.empty()) write_file_atomic(o.diagnostics, report.dump(2) + "\n");
   write_fake_quant(o.out, o.model_dir, quantized, report, o.overwrite);
   const std::string where = peak >= 0 ? std::to_string(peak / (1 << 20)) + " MiB peak device memory" : "host";
   OB1Q_INFO("quantized %zu linears in %s (%s); wrote %s", layers.size(), format_duration(seconds).c_str(), where.c_str(),

@@ -7,6 +7,7 @@
 namespace ob1q::quant {
 
 MethodInfo pb_llm_method();  // methods/pb_llm.cpp
+MethodInfo oa_method();      // methods/oa.cpp
 
 namespace {
 
@@ -23,6 +24,7 @@ const std::vector<MethodInfo>& registry() {
       binary("arb-x", Family::ArbX, "ARB-LLM_X: ARB refined against the calibration input Gram, with CGB"),
       binary("arb-rc", Family::ArbRc, "ARB-LLM_RC: row-column scaled binarization, with CGB"),
       pb_llm_method(),
+      oa_method(),
   };
   return methods;
 }

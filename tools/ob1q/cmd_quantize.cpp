@@ -46,6 +46,8 @@ void register_quantize(CLI::App& app) {
   cmd->add_option("--seed", st->o.seed, "calibration sampling seed (CPython random)")->capture_default_str();
   cmd->add_option("--out", st->o.out, "output directory (written atomically)")->required();
   cmd->add_flag("--overwrite", st->o.overwrite, "replace an existing output directory");
+  cmd->add_option("--diagnostics", st->o.diagnostics,
+                  "write per-block output error / cosine / token-similarity against the FP model (methods.md §6) to FILE");
   std::set<std::string> keys;
   for (const auto& m : quant::registry())
     for (auto& [k, v] : m.defaults.items()) keys.insert(k);

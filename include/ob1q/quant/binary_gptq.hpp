@@ -1,10 +1,12 @@
-// The shared shape of BiLLM, ARB, ARB-X and ARB-RC: the §2.3 block driver with the §2.4-2.5
-// structure search and the family's binarizers (§3.5) applied to each block. The method files
-// differ only in the family and their defaults.
+// The shared shape of BiLLM, ARB, ARB-X, ARB-RC (and OA, which refines ARB-RC): the §2.3 block
+// driver with the §2.4-2.5 structure search of each block, then a binarizer for the block's
+// groups. The methods differ in the family, their defaults and (OA) the block binarizer.
 #pragma once
+#include <functional>
 #include <memory>
 
 #include "ob1q/quant/binarize.hpp"
+#include "ob1q/quant/driver.hpp"
 #include "ob1q/quant/method.hpp"
 
 namespace ob1q::quant {
@@ -14,5 +16,20 @@ nlohmann::json binary_gptq_defaults(Family family);
 std::unique_ptr<Method> make_binary_gptq(Family family, const Params& params);
 
 SalientMetric parse_salient_metric(const std::string& s);
+
+struct BinaryGptqConfig {
+  Family family = Family::ArbRc;
+  DriverOptions driver;
+  SearchOptions search;
+  int iters = 15, iters2 = 15;
+  static BinaryGptqConfig from(Family family, const Params& p);  // validates the values
+};
+
+// Q_J for one block from its structure (the family's binarizers, or OA's refinement).
+using BlockBinarizer = std::function<at::Tensor(const at::Tensor& W_J, const BlockStructure& st, const BlockContext& ctx)>;
+
+// Runs the driver over the layer; stats: loss, salient fraction, bits per weight, damping, time.
+LinearResult run_binary_gptq(const std::string& layer, const at::Tensor& W, const LinearStats& s,
+                             const BinaryGptqConfig& c, const BlockBinarizer& binarize);
 
 }  // namespace ob1q::quant

@@ -38,6 +38,10 @@ class Params {
 struct LinearStats {
   at::Tensor H;          // (2/n) sum_s Xhat_s^T Xhat_s, fp32 [d, d], undamped (q-stream inputs)
   int64_t nsamples = 0;
+  // Only for linears the method asks cross Grams for (Method::cross_gram_blocksize): the diagonal
+  // blocks C_J = (1/n) sum_s X_{s,J}^T Xhat_{s,J} (fp-stream inputs on the left), [d/beta, beta, beta].
+  at::Tensor C_blocks;
+  at::Tensor W_original;  // the layer's weights before any quantization of this run
 };
 
 struct LinearResult {
@@ -50,6 +54,10 @@ class Method {
   virtual ~Method() = default;
   // `layer` names the linear in messages (e.g. "model.layers.3.mlp.down_proj").
   virtual LinearResult quantize(const std::string& layer, const at::Tensor& W, const LinearStats& stats) const = 0;
+  // Block size beta of the cross Grams C_J this method needs for the linear `name` (e.g.
+  // "mlp.down_proj"), or 0 when it needs none. Any nonzero answer makes the pipeline propagate
+  // the full-precision stream next to the quantized one.
+  virtual int64_t cross_gram_blocksize(const std::string& name) const { return 0; }
 };
 
 struct MethodInfo {

@@ -28,6 +28,7 @@ struct QuantizeOptions {
   bool overwrite = false;
   model::LoadOptions load;
   bool progress = true;
+  std::string diagnostics;  // methods.md §6 per-block metrics (JSON file; implies the fp-stream)
 };
 
 // Returns the report that is also written as <out>/ob1q_report.json.
