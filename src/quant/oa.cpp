@@ -73,7 +73,7 @@ Config parse(const OaOptions& o) {
   c.joint = choose("--oa-coupling", o.coupling, {"joint", "independent"}) == 0;
   c.order2 = static_cast<Order2>(choose("--oa-order2", o.order2, {"both", "first", "skip"}));
   c.init_arbrc = choose("--oa-init", o.init, {"arbrc", "plain"}) == 0;
-  c.solver = static_cast<OaSolver>(choose("--oa-solver", o.solver, {"gelsd-cpu-f64", "pinv"}));
+  c.solver = static_cast<OaSolver>(choose("--oa-solver", o.solver, {"gelsd-cpu-f64", "pinv", "cholesky-f64"}));
   return c;
 }
 

@@ -10,7 +10,7 @@ namespace ob1q::quant::detail {
 enum class OaGate { Off, Heaviside, Direction, Ternary };
 enum class OaBForm { Exact, SignFixed2P, Literal };
 enum class OaBRows { PaperArgmax, GreedyGain, AllJacobi, AllGaussSeidel };
-enum class OaSolver { Gelsd, Pinv };
+enum class OaSolver { Gelsd, Pinv, Cholesky };
 
 // One binary plane diag(s_out) B diag(s_in) restricted to its group G.
 struct OaPlane {

@@ -91,6 +91,23 @@ at::Tensor oa_s_in_star(const OaPlane& p, const OaPlaneProblem& q, OaSolver solv
   const at::Tensor Bs = p.BG * col(p.s_out);                 // s_out_r B_G,ri
   const at::Tensor K = Bs.t().mm(Bs);                         // B_G^T diag(s_out^2) B_G
   const at::Tensor v = (Bs * q.T).sum(0);                     // v_i = sum_r s_out_r B_G,ri T_ri
+  if (solver == OaSolver::Cholesky) {
+    // On the inputs' device in fp64: S_hat (.) K is positive semi-definite (Schur product); with the
+    // inactive channels replaced by identity rows it is almost always definite. Falls back to the
+    // rank-revealing CPU solve when the factorisation fails. Avoids a host round-trip per step.
+    const at::Tensor act = p.active;
+    const at::Tensor keep = act.unsqueeze(0).logical_and(act.unsqueeze(1));
+    at::Tensor A = at::where(keep, (q.S * K).to(at::kDouble), at::zeros({}, K.options().dtype(at::kDouble)));
+    A = A + at::diag(at::logical_not(act).to(at::kDouble));
+    at::Tensor L, info;
+    std::tie(L, info) = at::linalg_cholesky_ex(A);
+    if (info.item<int64_t>() == 0) {
+      at::Tensor x = at::cholesky_solve(at::where(act, v.to(at::kDouble), at::zeros({}, A.options())).unsqueeze(1), L)
+                         .squeeze(1);
+      return at::where(act, x.to(at::kFloat), p.s_in);
+    }
+    solver = OaSolver::Gelsd;
+  }
   const at::Tensor A = (q.S * K).to(at::kCPU, at::kDouble);  // one transfer per step
   const at::Tensor idx = p.active.to(at::kCPU).nonzero().squeeze(1);
   if (idx.numel() == 0) return p.s_in;

@@ -184,6 +184,13 @@ TEST(OaClosedForms, StationaryScalesAndGdIsHalfTheGradientWithoutSelfTerm) {
   oa_step_s_in(p2, q, OaGate::Off, OaSolver::Pinv);
   EXPECT_TRUE(at::allclose(p2.s_in.masked_select(active), p.s_in.masked_select(active), 1e-4, 1e-6))
       << "pinv and gelsd disagree on a regular system";
+  OaPlane pc = p;
+  pc.s_in = at::rand({beta}) + 0.5;
+  const double pc_s_in_5 = pc.s_in[5].item<double>();
+  oa_step_s_in(pc, q, OaGate::Off, OaSolver::Cholesky);
+  EXPECT_TRUE(at::allclose(pc.s_in.masked_select(active), p.s_in.masked_select(active), 1e-4, 1e-6))
+      << "the on-device Cholesky solve and gelsd disagree on a regular system";
+  EXPECT_EQ(pc.s_in[5].item<double>(), pc_s_in_5) << "an inactive channel keeps its scale";
 
   // Gd = 1/2 dL/dB - s_out^2 s_in^2 S_ii B on G.
   const at::Tensor half_grad = 0.5 * loss_grad(p, q, 2);

@@ -30,7 +30,7 @@ struct OaOptions {
   std::string order2 = "both";             // --oa-order2 both|first|skip
   std::string init = "arbrc";              // --oa-init arbrc|plain
   int sweeps = 1;                          // --oa-sweeps (joint coupling)
-  std::string solver = "gelsd-cpu-f64";    // --oa-solver gelsd-cpu-f64|pinv
+  std::string solver = "gelsd-cpu-f64";    // --oa-solver gelsd-cpu-f64|pinv|cholesky-f64 (on the device)
   int rc_iters = 15;                       // ARB-RC iterations for the initialisation (T)
 };
 
