@@ -17,6 +17,7 @@ runs=(
   "oa-no-amp|oa|--amp off" "oa-act-error|oa|--oa-objective act"
   "oa-q_proj|oa|--oa-layers q_proj" "oa-k_proj|oa|--oa-layers k_proj" "oa-v_proj|oa|--oa-layers v_proj"
   "oa-$o_proj|oa|--oa-layers $o_proj" "oa-k1|oa|--oa-k 1" "oa-k10|oa|--oa-k 10"
+  "oa-cholesky|oa|--oa-solver cholesky-f64"
 )
 [ $# -gt 0 ] && runs=("$@")
 "$bin" eval --model "$model" --data-dir "$data" --ppl wikitext2,ptb,c4 --json "$dir/fp16.json" --log-level warn >/dev/null
