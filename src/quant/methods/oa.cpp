@@ -45,6 +45,8 @@ class Oa : public Method {
     o_.solver = p.get_string("oa_solver");
     o_.rc_iters = c_.iters;
     objective_ = p.get_string("oa_objective");
+    damp_ = p.get_double("oa_damp");
+    if (damp_ < 0) fail("--oa-damp", "must not be negative");
     target_ = p.get_string("oa_target");
     if (objective_ != "output" && objective_ != "act") fail("--oa-objective", "expected output or act");
     if (target_ != "compensated" && target_ != "original") fail("--oa-target", "expected compensated or original");
@@ -68,8 +70,16 @@ class Oa : public Method {
                               ? s.W_original.index({Slice(), Slice(ctx.col0, ctx.col0 + w)}).to(at::kFloat)
                               : WJ;
       at::Tensor C = objective_ == "act" ? ctx.S : s.C_blocks[ctx.col0 / c_.driver.blocksize].to(WJ.device());
+      at::Tensor S = ctx.S;
+      if (damp_ > 0) {
+        // Not in the paper: lambda * ||W - W_hat||^2 (lambda = oa_damp * mean diag S_hat) added to the
+        // block loss, i.e. S_hat + lambda I and C + lambda I. Keeps channels the calibration data
+        // barely excites from drifting (like GPTQ's percdamp).
+        at::Tensor eye = at::eye(S.size(0), S.options()) * (damp_ * S.diagonal().mean());
+        S = S + eye, C = C + eye;
+      }
       OaBlockStats bs;
-      at::Tensor Q = oa_refine_block(target, ctx.S, C, st, o_, &bs);
+      at::Tensor Q = oa_refine_block(target, S, C, st, o_, &bs);
       loss_rc += bs.loss_arbrc, loss_oa += bs.loss_oa;
       return Q;
     };
@@ -98,6 +108,7 @@ class Oa : public Method {
   std::vector<std::string> layers_;
   OaOptions o_;
   std::string objective_, target_;
+  double damp_ = 0;
 };
 
 nlohmann::json oa_defaults() {
@@ -109,7 +120,7 @@ nlohmann::json oa_defaults() {
             {"oa_cross_transpose", false},   {"oa_brows", d.brows},       {"oa_coupling", d.coupling},
             {"oa_order2", d.order2},         {"oa_init", d.init},         {"oa_sweeps", d.sweeps},
             {"oa_solver", d.solver},         {"oa_objective", "output"},  {"oa_target", "compensated"},
-            {"oa_xhat", "block-start"}});
+            {"oa_xhat", "block-start"},      {"oa_damp", 0.0}});
   return j;
 }
 
