@@ -35,7 +35,7 @@ d, name, gpu = sys.argv[1], sys.argv[2], sys.argv[3]
 def load(f):
     p = os.path.join(d, f)
     return json.load(open(p)) if os.path.exists(p) else None
-rows = ["fp16"] + sorted({f[:-5] for f in os.listdir(d) if f.endswith(".json") and "." not in f[:-5] and f != "fp16.json"},
+rows = ["fp16"] + sorted({f[:-5] for f in os.listdir(d) if f.endswith(".json") and not f.endswith((".diag.json", ".quant.json")) and f != "fp16.json"},
                          key=lambda t: ["billm", "arb-x", "arb-rc", "oa"].index(t) if t in ("billm", "arb-x", "arb-rc", "oa") else 9)
 rc = load("arb-rc.quant.json")
 lines = [f"# {name}: the paper's comparison ({gpu})", "",

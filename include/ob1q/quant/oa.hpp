@@ -30,7 +30,8 @@ struct OaOptions {
   std::string order2 = "both";             // --oa-order2 both|first|skip
   std::string init = "arbrc";              // --oa-init arbrc|plain
   int sweeps = 1;                          // --oa-sweeps (joint coupling)
-  std::string solver = "gelsd-cpu-f64";    // --oa-solver gelsd-cpu-f64|pinv|cholesky-f64 (on the device)
+  std::string solver = "cholesky-f64";     // --oa-solver cholesky-f64 (fp64 on the device; falls back to
+                                           // gelsd when not definite) | gelsd-cpu-f64 (the spec) | pinv
   int rc_iters = 15;                       // ARB-RC iterations for the initialisation (T)
 };
 
