@@ -86,41 +86,39 @@ struct ModelFacts {
   std::vector<Piece> pieces;
 };
 
-ModelFacts read_model(std::string_view model, const std::string& where) {
-  ModelFacts facts;
-  ProtoReader top(model, where);
-  while (!top.done()) {
+// Calls f(field, value, sub) for every field of one message.
+template <class F>
+void for_each_field(std::string_view bytes, const std::string& where, F&& f) {
+  ProtoReader r(bytes, where);
+  while (!r.done()) {
     uint32_t field = 0;
     uint64_t value = 0;
     std::string_view sub;
-    top.next(field, value, sub);
+    r.next(field, value, sub);
+    f(field, value, sub);
+  }
+}
+
+ModelFacts read_model(std::string_view model, const std::string& where) {
+  ModelFacts facts;
+  for_each_field(model, where, [&](uint32_t field, uint64_t, std::string_view sub) {
     if (field == 1) {  // pieces
       Piece p;
-      ProtoReader piece(sub, where);
-      while (!piece.done()) {
-        uint32_t f = 0;
-        uint64_t v = 0;
-        std::string_view s;
-        piece.next(f, v, s);
+      for_each_field(sub, where, [&](uint32_t f, uint64_t v, std::string_view s) {
         if (f == 1) p.text = std::string(s);
         if (f == 2) {
           uint32_t bits = static_cast<uint32_t>(v);
           std::memcpy(&p.score, &bits, 4);
         }
         if (f == 3) p.type = static_cast<int>(v);
-      }
+      });
       facts.pieces.push_back(std::move(p));
     } else if (field == 2) {  // trainer_spec
-      ProtoReader spec(sub, where);
-      while (!spec.done()) {
-        uint32_t f = 0;
-        uint64_t v = 0;
-        std::string_view s;
-        spec.next(f, v, s);
+      for_each_field(sub, where, [&](uint32_t f, uint64_t v, std::string_view) {
         if (f == 3) facts.model_type = static_cast<int>(v);
-      }
+      });
     }
-  }
+  });
   return facts;
 }
 

@@ -31,6 +31,15 @@ void apply(const GlobalOptions& g) {
   if (g.threads > 0) at::set_num_threads(g.threads);
 }
 
+void resolve_run(const GlobalOptions& g, const RunContext& run) {
+  apply(g);
+  if (run.model_dir.empty()) run.model_dir = default_model();
+  if (run.data_dir.empty()) run.data_dir = default_data_dir();
+  run.device = resolve_device(g.device);
+  run.dtype = resolve_dtype(g.dtype, run.model_dir, run.device);
+  run.progress = g.json != "-";
+}
+
 c10::Device resolve_device(const std::string& spec) {
   if (spec.empty()) return at::hasCUDA() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
   c10::Device d(c10::kCPU);

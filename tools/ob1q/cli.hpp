@@ -23,6 +23,17 @@ struct GlobalOptions {
 void add_global_options(CLI::App& cmd, GlobalOptions& g);
 // Applies logging and thread settings.
 void apply(const GlobalOptions& g);
+
+// What every model-running subcommand resolves the same way: apply(g), the embedded defaults for
+// an empty model/data directory, device, compute dtype, and progress (off when --json is stdout).
+struct RunContext {
+  std::string& model_dir;
+  std::string& data_dir;
+  c10::Device& device;
+  at::ScalarType& dtype;
+  bool& progress;
+};
+void resolve_run(const GlobalOptions& g, const RunContext& run);
 c10::Device resolve_device(const std::string& spec);
 // The compute dtype: explicit --dtype, else the checkpoint's dtype on cuda, fp32 on cpu.
 at::ScalarType resolve_dtype(const std::string& spec, const std::string& model_dir, c10::Device device);

@@ -54,15 +54,10 @@ void register_eval(CLI::App& app) {
       ->capture_default_str()->check(CLI::IsMember({"auto", "on", "off"}));
   add_global_options(*cmd, st->g);
   cmd->callback([st] {
-    apply(st->g);
     auto& o = st->o;
-    if (o.model_dir.empty()) o.model_dir = default_model();
-    if (o.data_dir.empty()) o.data_dir = default_data_dir();
+    resolve_run(st->g, {o.model_dir, o.data_dir, o.load.device, o.load.dtype, o.progress});
     o.datasets = split_csv(st->ppl);
     o.variant = text::parse_ppl_variant(st->variant);
-    o.load.device = resolve_device(st->g.device);
-    o.load.dtype = resolve_dtype(st->g.dtype, o.model_dir, o.load.device);
-    o.progress = st->g.json != "-";
     nlohmann::json r = eval::run_ppl_suite(o);
     r["command"] = "eval";
     r["tool"] = {{"name", "ob1q"}, {"version", OB1Q_VERSION}};

@@ -61,19 +61,14 @@ void register_quantize(CLI::App& app) {
   cmd->add_flag("--no-cgb", st->no_cgb, "disable the column-group bitmap split of salient columns (= --cgb false)");
   add_global_options(*cmd, st->g);
   cmd->callback([st] {
-    apply(st->g);
     auto& o = st->o;
-    if (o.model_dir.empty()) o.model_dir = default_model();
-    if (o.data_dir.empty()) o.data_dir = default_data_dir();
+    resolve_run(st->g, {o.model_dir, o.data_dir, o.load.device, o.load.dtype, o.progress});
     if (st->no_cgb) st->hp["cgb"] = "false";
     const auto& info = quant::find_method(o.method);
     for (auto& [k, v] : st->hp) {
       if (!info.defaults.contains(k)) fail(flag_of(k), "is not a parameter of method " + o.method);
       o.overrides.emplace_back(k, v);
     }
-    o.load.device = resolve_device(st->g.device);
-    o.load.dtype = resolve_dtype(st->g.dtype, o.model_dir, o.load.device);
-    o.progress = st->g.json != "-";
     nlohmann::json r = quant::run_quantize(o);
     write_json(st->g.json, r);
   });
