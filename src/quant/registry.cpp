@@ -29,6 +29,43 @@ const std::vector<MethodInfo>& registry() {
   return methods;
 }
 
+const std::map<std::string, std::string>& param_help() {
+  static const std::map<std::string, std::string> help = {
+      {"blocksize", "input columns quantized at once by the GPTQ-style driver (beta, §2.3)"},
+      {"percdamp", "Hessian damping, relative to its mean diagonal (§2.2)"},
+      {"salient_metric", "hessian (W^2/U_jj^2) or magnitude: what the structure search ranks (§2.4)"},
+      {"up_lim", "top columns considered by the salient search; it tries 1..up_lim-1 (§2.4)"},
+      {"num_p", "break-point splits of the non-salient weights (only 1 is supported, §2.5)"},
+      {"comp", "error compensation: billm-diag (the references) or exact-block (§2.3)"},
+      {"cgb", "column-group bitmap: split the salient columns by magnitude too (§2.5b)"},
+      {"iters", "alternating iterations T of the ARB binarizers (§3.2-3.4)"},
+      {"iters2", "ARB-X calibration-aware refinement iterations T2 (§3.3)"},
+      {"low_frac", "PB-LLM: fraction of weights binarized; the rest is kept at high_bit (§2.8)"},
+      {"high_bit", "PB-LLM: bits of the salient weights (§2.8)"},
+      {"oa_layers", "linears refined by OA, '|'-separated name suffixes (fc2|down_proj = each block's final FC)"},
+      {"oa_iters", "OA iterations T_oa per plane (§4.5)"},
+      {"oa_k", "OA: s_out and B steps every k-th iteration (paper Table 8)"},
+      {"oa_bsteps", "OA: B steps (one input channel each) per k-cycle"},
+      {"amp", "Attention-Matrix Preservation gates: on or off (paper Table 3)"},
+      {"amp_mask", "AMP gate to mask: heaviside, direction or ternary (§4.4)"},
+      {"oa_amp_gram", "AMP matrix from the cross Gram (cross, M = T^T T) or the literal quant Gram (§4.7 #1)"},
+      {"oa_n_gram", "quadratic term of the B update from quant (S_hat) or cross Gram (§4.7 #3)"},
+      {"oa_bform", "B update: exact, signfixed-2p or literal (the paper's printed form, §4.7 #4)"},
+      {"oa_cross_transpose", "use W X_hat^T X instead of W X^T X_hat as the target (§4.7 #5)"},
+      {"oa_brows", "B channels per step: paper-argmax, greedy-gain, all-jacobi, all-gauss-seidel (§4.5)"},
+      {"oa_coupling", "planes refined jointly against the whole block (joint) or per group (independent)"},
+      {"oa_order2", "salient planes refined: both, first or skip (§4.6)"},
+      {"oa_init", "OA start: arbrc (ARB-RC with T iterations) or plain (its init formulas)"},
+      {"oa_sweeps", "OA passes over the planes of a block (joint coupling)"},
+      {"oa_solver", "s_in system: cholesky-f64 (on the device), gelsd-cpu-f64 (the spec) or pinv"},
+      {"oa_objective", "output (the paper: X W vs X_hat W_hat) or act (activation error, paper Table 4)"},
+      {"oa_target", "block target: compensated (the driver's W_J) or original weights (§4.7 #9)"},
+      {"oa_xhat", "where X_hat of the OA layer is captured: block-start (only this is implemented)"},
+      {"oa_damp", "not in the paper: adds oa_damp * mean(diag S_hat) * ||W - W_hat||^2 to the block loss"},
+  };
+  return help;
+}
+
 const MethodInfo& find_method(const std::string& name) {
   std::string known;
   for (const auto& m : registry()) {

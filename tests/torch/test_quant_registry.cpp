@@ -22,6 +22,9 @@ TEST(QuantRegistry, PresetsMatchRegistryDefaults) {
   EXPECT_EQ(quant::find_method("arb-rc").defaults["iters"], 15);
   EXPECT_EQ(quant::find_method("arb-x").defaults["iters2"], 15);
   EXPECT_EQ(quant::find_method("billm").defaults["percdamp"], 0.01);
+  // every hyperparameter has a line of --help
+  for (const auto& m : quant::registry())
+    for (auto& [k, v] : m.defaults.items()) EXPECT_TRUE(quant::param_help().count(k)) << k;
 }
 
 TEST(QuantRegistry, ParamsRejectUnknownAndMistyped) {

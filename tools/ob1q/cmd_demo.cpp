@@ -18,9 +18,12 @@ namespace ob1q::cli {
 
 void register_demo(CLI::App& app) {
   auto out = std::make_shared<std::string>(std::string(OB1Q_SOURCE_DIR) + "/demo");
+  auto g = std::make_shared<GlobalOptions>();
   CLI::App* cmd = app.add_subcommand("demo", "Build the demo model and text (used when no real model is available)");
   cmd->add_option("--out", *out, "output directory")->capture_default_str();
-  cmd->callback([out] {
+  cmd->add_option("--log-level", g->log_level, "trace|debug|info|warn|error|off")->capture_default_str();
+  cmd->callback([out, g] {
+    apply(*g);
     // Text the project ships: its own documentation. The last file is held out as test text.
     std::vector<std::string> files{std::string(OB1Q_SOURCE_DIR) + "/README.md"};
     std::string docs = std::string(OB1Q_SOURCE_DIR) + "/docs";

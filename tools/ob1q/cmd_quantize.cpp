@@ -55,8 +55,10 @@ void register_quantize(CLI::App& app) {
     std::string used_by;
     for (const auto& m : quant::registry())
       if (m.defaults.contains(k)) used_by += (used_by.empty() ? "" : ", ") + m.name + "=" + m.defaults[k].dump();
+    auto h = quant::param_help().find(k);
+    std::string text = h == quant::param_help().end() ? "hyperparameter" : h->second;
     cmd->add_option_function<std::string>(flag_of(k), [st, k](const std::string& v) { st->hp[k] = v; },
-                                          "hyperparameter (" + used_by + ")");
+                                          text + " [" + used_by + "]");
   }
   cmd->add_flag("--no-cgb", st->no_cgb, "disable the column-group bitmap split of salient columns (= --cgb false)");
   add_global_options(*cmd, st->g);

@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,6 +69,8 @@ struct MethodInfo {
 };
 
 const std::vector<MethodInfo>& registry();
+// One line of help per hyperparameter key used by any method (for --help and the presets).
+const std::map<std::string, std::string>& param_help();
 const MethodInfo& find_method(const std::string& name);  // throws ob1q::Error listing the known names
 
 }  // namespace ob1q::quant
