@@ -43,11 +43,12 @@ Params resolve_params(const QuantizeOptions& o, const MethodInfo& info) {
   return p;
 }
 
-text::CalibrationSet calibration(const QuantizeOptions& o, const text::Tokenizer& tok) {
-  if (!o.calib_file.empty()) return text::load_windows(o.calib_file, o.nsamples, o.seqlen);
+text::CalibrationSet calibration(const QuantizeOptions& o) {
+  if (!o.calib_file.empty()) return text::load_windows(o.calib_file, o.nsamples, o.seqlen);  // no tokenizer needed
   if (o.calib != "c4") fail("--calib", "unknown calibration source \"" + o.calib + "\" (c4, or --calib-file FILE)");
   std::string path = text::resolve_c4_train(o.data_dir);
-  auto cs = text::sample_windows(text::read_c4_docs(path), tok, o.nsamples, o.seqlen, o.seed);
+  auto tok = text::load_tokenizer(o.model_dir);
+  auto cs = text::sample_windows(text::read_c4_docs(path), *tok, o.nsamples, o.seqlen, o.seed);
   cs.source = path;
   cs.source_sha256 = sha256_file(path);
   return cs;
@@ -163,8 +164,7 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
   if (o.nsamples <= 0) fail("--nsamples", "must be positive");
   if (o.seqlen < 2) fail("--seqlen", "must be at least 2");
 
-  auto tok = text::load_tokenizer(o.model_dir);
-  text::CalibrationSet calib = calibration(o, *tok);
+  text::CalibrationSet calib = calibration(o);
   const int64_t n = static_cast<int64_t>(calib.windows.size()), L = static_cast<int64_t>(calib.windows[0].size());
   OB1Q_INFO("calibration: %lld windows of %lld tokens from %s (windows sha256 %.16s)", (long long)n, (long long)L,
             calib.source.c_str(), calib.windows_sha256.c_str());
@@ -218,16 +218,15 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
         if (cross.any()) cross.accumulate();
       }
     }
-    // 2. quantize every linear (statistics are frozen, so order does not matter)
-    for (auto& [name, lin] : blk.linears()) {
+    // 2. quantize every linear (statistics are frozen, so order does not matter) ...
+    auto quantize_linear = [&](const std::string& name, model::Linear* lin, const StatsCollector& st, const CrossGrams& cg) {
       const std::string full = m->block_prefix(b) + name;
       auto t0 = clock_type::now();
-      const HessianAccumulator& h = stats.get(name);
-      LinearResult r = method->quantize(full, lin->weight, LinearStats{h.H(), h.count(), cross.get(name), lin->weight});
+      const HessianAccumulator& h = st.get(name);
+      LinearResult r = method->quantize(full, lin->weight, LinearStats{h.H(), h.count(), cg.get(name), lin->weight});
       at::Tensor W_new = r.W_hat.to(lin->weight.scalar_type());
       double rel_err = ((W_new.to(at::kFloat) - lin->weight.to(at::kFloat)).norm() / lin->weight.to(at::kFloat).norm()).item<double>();
       lin->weight.copy_(W_new);
-      quantized[full + ".weight"] = lin->weight.to(at::kCPU);
       const double ms = since(t0) * 1000;
       r.stats["layer"] = full;
       r.stats["shape"] = lin->weight.sizes().vec();
@@ -241,6 +240,38 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
                 (long long)lin->weight.size(1), rel_err, r.stats.value("loss", 0.0), ms);
       layers.push_back(r.stats);
       bar.advance(1, full);
+    };
+    std::map<std::string, at::Tensor> fp_weights;  // only when some linear is re-captured
+    for (auto& [name, lin] : blk.linears())
+      if (method->recapture(name)) fp_weights[name] = at::Tensor();
+    if (!fp_weights.empty())
+      for (auto& [name, lin] : blk.linears()) fp_weights[name] = lin->weight.clone();
+    for (auto& [name, lin] : blk.linears())
+      if (!method->recapture(name)) quantize_linear(name, lin, stats, cross);
+    // ... and those whose inputs are re-captured from the partially quantized block: X_hat from the
+    // block as it is now, X from the FP block (original weights swapped in) on the fp-stream.
+    if (!fp_weights.empty()) {
+      StatsCollector stats2(dev);
+      CrossGrams cross2(*method, blk, n);
+      model::LinearObserver obs_q2 = [&](const std::string& name, const at::Tensor& x) {
+        if (method->recapture(name)) stats2.observe(name, x), cross2.observe(name, x, false);
+      };
+      model::LinearObserver obs_fp2 = [&](const std::string& name, const at::Tensor& x) { cross2.observe(name, x, true); };
+      auto swap_weights = [&] {
+        for (auto& [name, lin] : blk.linears()) std::swap(lin->weight, fp_weights.at(name));
+      };
+      for (int64_t s = 0; s < n; ++s) {
+        blk.forward(inps.narrow(0, s, 1), &obs_q2);
+        stats2.end_sequence();
+        if (cross2.any()) {
+          swap_weights();
+          blk.forward(fp_inps.narrow(0, s, 1), &obs_fp2);
+          swap_weights();
+          cross2.accumulate();
+        }
+      }
+      for (auto& [name, lin] : blk.linears())
+        if (method->recapture(name)) quantize_linear(name, lin, stats2, cross2);
     }
     // 3. propagate the q-stream through the quantized block (and measure it against the FP block)
     BlockDiagnostics diag;
@@ -254,6 +285,7 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
     std::swap(inps, outs);
     if (fp_stream) std::swap(fp_inps, fp_outs);
     blk.to(c10::Device(c10::kCPU));
+    for (auto& [name, lin] : blk.linears()) quantized[m->block_prefix(b) + name + ".weight"] = lin->weight;  // host copies, no duplicate
     nlohmann::json bj = {{"block", b}, {"seconds", since(t_block)}};
     if (!o.diagnostics.empty()) bj["diagnostics"] = diag.json();
     blocks.push_back(bj);

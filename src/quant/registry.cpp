@@ -60,7 +60,7 @@ const std::map<std::string, std::string>& param_help() {
       {"oa_solver", "s_in system: cholesky-f64 (on the device), gelsd-cpu-f64 (the spec) or pinv"},
       {"oa_objective", "output (the paper: X W vs X_hat W_hat) or act (activation error, paper Table 4)"},
       {"oa_target", "block target: compensated (the driver's W_J) or original weights (§4.7 #9)"},
-      {"oa_xhat", "where X_hat of the OA layer is captured: block-start (only this is implemented)"},
+      {"oa_xhat", "X_hat of the OA layer: block-start (one capture pass) or true-seq (re-captured after the block's other linears are quantized)"},
       {"oa_damp", "not in the paper: adds oa_damp * mean(diag S_hat) * ||W - W_hat||^2 to the block loss"},
   };
   return help;

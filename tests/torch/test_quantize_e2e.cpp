@@ -68,3 +68,39 @@ TEST(QuantizeE2E, ArbRcBetweenFullPrecisionAndAllSign) {
   while (dirent* e = readdir(d)) EXPECT_EQ(std::string(e->d_name).find(".partial-"), std::string::npos);
   closedir(d);
 }
+
+// OA's --oa-xhat true-seq re-captures the final FC's statistics from the partially quantized
+// block: in the first block every other linear must come out exactly as with block-start and the
+// final FC differently (later blocks see a different q-stream, so everything may differ there).
+TEST(QuantizeE2E, OaTrueSeqChangesOnlyTheFinalFc) {
+  const std::string dir = test::temp_dir("oa-xhat");
+  nlohmann::json windows = nlohmann::json::array();
+  at::manual_seed(3);
+  at::Tensor ids = at::randint(0, 160, {4, 32}, at::kLong);
+  for (int64_t s = 0; s < 4; ++s) {
+    nlohmann::json w = nlohmann::json::array();
+    for (int64_t t = 0; t < 32; ++t) w.push_back(ids[s][t].item<int64_t>());
+    windows.push_back(w);
+  }
+  write_file_atomic(dir + "/calib.json", nlohmann::json({{"seqlen", 32}, {"windows", windows}}).dump());
+  auto run = [&](const std::string& xhat) {
+    quant::QuantizeOptions o;
+    o.model_dir = test::fixtures() + "/tiny/llama3-gqa";
+    o.method = "oa";
+    o.calib_file = dir + "/calib.json";
+    o.nsamples = 4;
+    o.seqlen = 32;
+    o.out = dir + "/" + xhat;
+    o.progress = false;
+    o.overrides = {{"oa_xhat", xhat}, {"up_lim", "8"}, {"blocksize", "16"}};
+    quant::run_quantize(o);
+    return model::DecoderModel::load(o.out, {});
+  };
+  auto a = run("block-start"), b = run("true-seq");
+  for (int64_t blk = 0; blk < a->num_blocks(); ++blk)
+    for (auto& [name, lin] : a->block_module(blk).linears()) {
+      const at::Tensor& wb = b->block_module(blk).linear(name).weight;
+      if (blk == 0) EXPECT_EQ(at::equal(lin->weight, wb), name != "mlp.down_proj") << blk << " " << name;
+      EXPECT_TRUE(at::isfinite(wb).all().item<bool>());
+    }
+}

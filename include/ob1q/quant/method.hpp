@@ -59,6 +59,9 @@ class Method {
   // "mlp.down_proj"), or 0 when it needs none. Any nonzero answer makes the pipeline propagate
   // the full-precision stream next to the quantized one.
   virtual int64_t cross_gram_blocksize(const std::string& name) const { return 0; }
+  // True when the statistics of `name` must be captured again after the block's other linears are
+  // quantized (X_hat from the partially quantized block: the paper's "true-sequential" reading).
+  virtual bool recapture(const std::string& name) const { return false; }
 };
 
 struct MethodInfo {

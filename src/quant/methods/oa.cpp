@@ -50,11 +50,13 @@ class Oa : public Method {
     target_ = p.get_string("oa_target");
     if (objective_ != "output" && objective_ != "act") fail("--oa-objective", "expected output or act");
     if (target_ != "compensated" && target_ != "original") fail("--oa-target", "expected compensated or original");
-    if (p.get_string("oa_xhat") != "block-start")
-      fail("--oa-xhat", "only block-start is implemented (true-seq re-capture is not yet available)");
+    xhat_ = p.get_string("oa_xhat");
+    if (xhat_ != "block-start" && xhat_ != "true-seq") fail("--oa-xhat", "expected block-start or true-seq");
     if (layers_.empty()) fail("--oa-layers", "names no layer");
     if (o_.iters < 0 || o_.k < 1 || o_.bsteps < 0 || o_.sweeps < 1) fail("--oa-iters/--oa-k", "out of range");
   }
+
+  bool recapture(const std::string& name) const override { return xhat_ == "true-seq" && is_oa_layer(name); }
 
   int64_t cross_gram_blocksize(const std::string& name) const override {
     return objective_ == "output" && is_oa_layer(name) ? c_.driver.blocksize : 0;
@@ -107,7 +109,7 @@ class Oa : public Method {
   BinaryGptqConfig c_;
   std::vector<std::string> layers_;
   OaOptions o_;
-  std::string objective_, target_;
+  std::string objective_, target_, xhat_;
   double damp_ = 0;
 };
 
