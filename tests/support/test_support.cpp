@@ -3,7 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 
 namespace ob1q::test {
@@ -27,6 +30,17 @@ std::string temp_dir(const std::string& tag) {
   if (std::system(cmd.c_str()) != 0) return dir;
   ::mkdir(dir.c_str(), 0755);
   return dir;
+}
+
+std::pair<int, std::string> run_ob1q(const std::string& args) {
+  std::string cmd = std::string(OB1Q_BINARY_DIR) + "/ob1q " + args;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 }  // namespace ob1q::test

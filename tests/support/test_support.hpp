@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 namespace ob1q::test {
 
 std::string fixtures();            // tests/fixtures
 std::string shared();              // $OB1Q_SHARED, else <repo>/../shared ("" when absent)
 std::string temp_dir(const std::string& tag);  // a fresh empty directory under the build dir
+// Runs `<build>/ob1q ARGS` through the shell (ARGS may redirect); returns (exit code, stdout).
+std::pair<int, std::string> run_ob1q(const std::string& args);
 
 }  // namespace ob1q::test
 

@@ -39,16 +39,7 @@ std::string error_of(F&& f) {
 }
 
 // Runs the CLI; returns (exit code, combined output).
-std::pair<int, std::string> run_cli(const std::string& args) {
-  std::string cmd = std::string(OB1Q_BINARY_DIR) + "/ob1q " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int rc = pclose(p);
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
-}
+std::pair<int, std::string> run_cli(const std::string& args) { return test::run_ob1q(args + " 2>&1"); }
 
 }  // namespace
 

@@ -2,35 +2,16 @@
 // `ob1q eval --json -` evaluates it. The byte-bigram head must beat a uniform model by far.
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "test_support.hpp"
 
-namespace {
-
-std::string run(const std::string& args, int* rc) {
-  std::string cmd = std::string(OB1Q_BINARY_DIR) + "/ob1q " + args;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
-
-}  // namespace
-
 TEST(CliDemo, DemoModelEvaluatesFromJson) {
   const std::string dir = ob1q::test::temp_dir("demo");
-  int rc = 0;
-  run("demo --out '" + dir + "' --log-level warn 2>&1", &rc);
-  ASSERT_EQ(rc, 0);
-  std::string out = run("eval --device cpu --model '" + dir + "/model' --data-dir '" + dir +
-                            "/data' --seqlen 512 --json - --log-level warn 2>/dev/null",
-                        &rc);
+  auto [rc, out] = ob1q::test::run_ob1q("demo --out '" + dir + "' --log-level warn 2>&1");
+  ASSERT_EQ(rc, 0) << out;
+  std::tie(rc, out) = ob1q::test::run_ob1q("eval --device cpu --model '" + dir + "/model' --data-dir '" + dir +
+                            "/data' --seqlen 512 --json - --log-level warn 2>/dev/null");
   ASSERT_EQ(rc, 0) << out;
   auto j = nlohmann::json::parse(out);  // stdout carries the JSON document only
   const auto& w = j["ppl"]["wikitext2"];
