@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <dirent.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -131,6 +132,69 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     if (!content.empty() && std::fwrite(content.data(), 1, content.size(), f) != content.size())
       fail(path, "short write");
   });
+}
+
+namespace {
+
+bool dir_nonempty(const std::string& d) {
+  DIR* dir = opendir(d.c_str());
+  if (!dir) return false;
+  bool any = false;
+  while (dirent* e = readdir(dir))
+    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") any = true;
+  closedir(dir);
+  return any;
+}
+
+void remove_tree(const std::string& d) {
+  std::string cmd = "rm -rf '" + d + "'";
+  if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "warning: could not remove %s\n", d.c_str());
+}
+
+void fsync_dir(const std::string& d) {
+  int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+std::string parent_of(const std::string& p) {
+  auto k = p.find_last_of('/');
+  return k == std::string::npos ? "." : (k == 0 ? "/" : p.substr(0, k));
+}
+
+}  // namespace
+
+void check_output_dir(const std::string& out, bool overwrite) {
+  if (out.empty()) fail("--out", "an output directory is required");
+  if (file_exists(out)) fail(out, "exists and is a file");
+  if (dir_nonempty(out) && !overwrite) fail(out, "exists and is not empty (pass --overwrite to replace it)");
+}
+
+void copy_file(const std::string& from, const std::string& to) { write_file_atomic(to, read_file_bytes(from)); }
+
+StagingDir::StagingDir(std::string out, bool overwrite) : out_(std::move(out)) {
+  check_output_dir(out_, overwrite);
+  tmp_ = out_ + ".partial-" + std::to_string(::getpid());
+  remove_tree(tmp_);
+  if (::mkdir(tmp_.c_str(), 0755) != 0) fail(tmp_, std::string("cannot create the output directory: ") + std::strerror(errno));
+}
+
+StagingDir::~StagingDir() {
+  if (!done_) remove_tree(tmp_);
+}
+
+void StagingDir::commit() {
+  fsync_dir(tmp_);
+  std::string old;
+  if (dir_exists(out_)) {
+    old = out_ + ".old-" + std::to_string(::getpid());
+    if (std::rename(out_.c_str(), old.c_str()) != 0) fail(out_, "cannot move the previous directory aside");
+  }
+  if (std::rename(tmp_.c_str(), out_.c_str()) != 0) fail(out_, "cannot rename the finished output into place");
+  done_ = true;
+  fsync_dir(parent_of(out_));
+  if (!old.empty()) remove_tree(old);
 }
 
 }  // namespace ob1q

@@ -214,8 +214,8 @@ const TensorInfo* SafetensorsFile::find(std::string_view name) const {
 // ---------------------------------------------------------------------------------------------
 // Writer
 
-void SafetensorsWriter::add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data,
-                            size_t nbytes) {
+const SafetensorsWriter::Entry& SafetensorsWriter::checked_entry(const std::string& name, DType dtype,
+                                                                 const std::vector<int64_t>& shape) {
   const std::string where = "safetensors writer: tensor '" + name + "'";
   if (name.empty() || name == "__metadata__") fail(where, "invalid tensor name");
   for (const Entry& e : entries_)
@@ -225,27 +225,52 @@ void SafetensorsWriter::add(const std::string& name, DType dtype, std::vector<in
     if (d < 0) fail(where, "negative shape entry " + std::to_string(d));
     if (__builtin_mul_overflow(expect, static_cast<uint64_t>(d), &expect)) fail(where, "shape overflows");
   }
-  if (expect != nbytes)
-    fail(where, std::to_string(nbytes) + " bytes given but dtype and shape need " + std::to_string(expect));
-  Entry e{name, dtype, std::move(shape), {}};
-  if (nbytes) {
-    const auto* p = static_cast<const uint8_t*>(data);
-    e.bytes.assign(p, p + nbytes);
-  }
+  Entry e;
+  e.name = name;
+  e.dtype = dtype;
+  e.shape = shape;
+  e.nbytes = expect;
   entries_.push_back(std::move(e));
+  return entries_.back();
 }
 
-void SafetensorsWriter::write(const std::string& path) const {
+void SafetensorsWriter::add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data,
+                            size_t nbytes) {
+  const Entry& e = checked_entry(name, dtype, shape);
+  if (e.nbytes != nbytes) {
+    const std::string msg = std::to_string(nbytes) + " bytes given but dtype and shape need " + std::to_string(e.nbytes);
+    entries_.pop_back();
+    fail("safetensors writer: tensor '" + name + "'", msg);
+  }
+  if (nbytes) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    entries_.back().bytes.assign(p, p + nbytes);
+  }
+}
+
+void SafetensorsWriter::add_lazy(const std::string& name, DType dtype, std::vector<int64_t> shape, Fill fill) {
+  checked_entry(name, dtype, shape);
+  entries_.back().fill = std::move(fill);
+}
+
+uint64_t SafetensorsWriter::total_bytes() const {
+  uint64_t n = 0;
+  for (const Entry& e : entries_) n += e.nbytes;
+  return n;
+}
+
+void SafetensorsWriter::write(const std::string& path) const { write_entries(path, 0, entries_.size()); }
+
+void SafetensorsWriter::write_entries(const std::string& path, size_t begin, size_t end) const {
   // ordered_json keeps __metadata__ first and tensors in insertion order, which is also their
   // order in the data section.
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   uint64_t offset = 0;
-  for (const Entry& e : entries_) {
-    header[e.name] = {{"dtype", dtype_name(e.dtype)},
-                      {"shape", e.shape},
-                      {"data_offsets", {offset, offset + e.bytes.size()}}};
-    offset += e.bytes.size();
+  for (size_t i = begin; i < end; ++i) {
+    const Entry& e = entries_[i];
+    header[e.name] = {{"dtype", dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {offset, offset + e.nbytes}}};
+    offset += e.nbytes;
   }
   std::string text;
   try {
@@ -260,10 +285,46 @@ void SafetensorsWriter::write(const std::string& path) const {
     uint8_t len[8];
     for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(uint64_t(text.size()) >> (8 * i));
     bool ok = std::fwrite(len, 1, 8, f) == 8 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    for (const Entry& e : entries_)
-      ok = ok && (e.bytes.empty() || std::fwrite(e.bytes.data(), 1, e.bytes.size(), f) == e.bytes.size());
+    std::vector<uint8_t> buf;
+    for (size_t i = begin; i < end && ok; ++i) {
+      const Entry& e = entries_[i];
+      if (e.nbytes == 0) continue;
+      const std::vector<uint8_t>* src = &e.bytes;
+      if (e.fill) {
+        buf.assign(e.nbytes, 0);
+        e.fill(buf.data());
+        src = &buf;
+      }
+      ok = std::fwrite(src->data(), 1, src->size(), f) == src->size();
+    }
     if (!ok) fail(path, std::string("write failed: ") + std::strerror(errno));
   });
+}
+
+std::vector<std::string> SafetensorsWriter::write_sharded(const std::string& dir, uint64_t max_shard_bytes) const {
+  std::vector<std::pair<size_t, size_t>> ranges;
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (ranges.empty() || (bytes > 0 && bytes + entries_[i].nbytes > max_shard_bytes)) {
+      ranges.push_back({i, i});
+      bytes = 0;
+    }
+    ranges.back().second = i + 1;
+    bytes += entries_[i].nbytes;
+  }
+  if (ranges.empty()) ranges.push_back({0, 0});
+  char name[64];
+  std::vector<std::string> files;
+  nlohmann::ordered_json weight_map = nlohmann::ordered_json::object();
+  for (size_t k = 0; k < ranges.size(); ++k) {
+    std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", k + 1, ranges.size());
+    write_entries(path_join(dir, name), ranges[k].first, ranges[k].second);
+    for (size_t i = ranges[k].first; i < ranges[k].second; ++i) weight_map[entries_[i].name] = name;
+    files.push_back(name);
+  }
+  nlohmann::ordered_json index = {{"metadata", {{"total_size", total_bytes()}}}, {"weight_map", weight_map}};
+  write_file_atomic(path_join(dir, "model.safetensors.index.json"), index.dump(2) + "\n");
+  return files;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,8 +3,13 @@
 #include <ATen/ATen.h>
 
 #include <cstring>
+#include <map>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
 
 #include "ob1q/common/error.hpp"
+#include "ob1q/common/file.hpp"
 
 namespace ob1q::io {
 
@@ -21,6 +26,71 @@ at::ScalarType to_scalar_type(DType d, const std::string& where) {
     case DType::I64: return at::kLong;
     case DType::F64: return at::kDouble;
     default: fail(where, std::string("dtype ") + dtype_name(d) + " has no LibTorch equivalent");
+  }
+}
+
+DType from_scalar_type(at::ScalarType t, const std::string& where) {
+  switch (t) {
+    case at::kBool: return DType::BOOL;
+    case at::kByte: return DType::U8;
+    case at::kChar: return DType::I8;
+    case at::kShort: return DType::I16;
+    case at::kHalf: return DType::F16;
+    case at::kBFloat16: return DType::BF16;
+    case at::kInt: return DType::I32;
+    case at::kFloat: return DType::F32;
+    case at::kLong: return DType::I64;
+    case at::kDouble: return DType::F64;
+    default: fail(where, "tensor dtype has no safetensors equivalent");
+  }
+}
+
+namespace {
+std::map<std::string, WeightOpener>& openers() {
+  static std::map<std::string, WeightOpener> m;
+  return m;
+}
+std::mutex openers_mutex;
+
+const char* kCompanions[] = {"config.json",       "generation_config.json", "tokenizer.model", "tokenizer.json",
+                             "tokenizer.json.gz", "tokenizer_config.json",  "special_tokens_map.json",
+                             "added_tokens.json", "vocab.json",             "merges.txt"};
+}  // namespace
+
+void register_weight_format(const std::string& quant_method, WeightOpener opener) {
+  std::lock_guard<std::mutex> lock(openers_mutex);
+  openers()[quant_method] = std::move(opener);
+}
+
+std::string quant_method_of(const std::string& dir) {
+  const std::string path = path_join(dir, "config.json");
+  if (!file_exists(path)) return "";
+  nlohmann::json j = nlohmann::json::parse(read_file(path), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("quantization_config") || !j["quantization_config"].is_object()) return "";
+  const auto& q = j["quantization_config"];
+  return q.contains("quant_method") && q["quant_method"].is_string() ? q["quant_method"].get<std::string>() : "?";
+}
+
+std::shared_ptr<WeightSource> open_weights(const std::string& dir) {
+  const std::string method = quant_method_of(dir);
+  if (method.empty()) return CheckpointWeights::open(dir);
+  WeightOpener opener;
+  {
+    std::lock_guard<std::mutex> lock(openers_mutex);
+    auto it = openers().find(method);
+    if (it != openers().end()) opener = it->second;
+  }
+  if (!opener)
+    fail(dir, "is quantized with quant_method \"" + method +
+                  "\"; ob1q reads plain checkpoints and its own packed format (quant_method \"ob1q\")");
+  return opener(dir);
+}
+
+void copy_companions(const std::string& source_dir, const std::string& dest, bool with_config) {
+  for (const char* name : kCompanions) {
+    if (!with_config && std::string(name) == "config.json") continue;
+    const std::string src = path_join(source_dir, name);
+    if (file_exists(src)) copy_file(src, path_join(dest, name));
   }
 }
 

@@ -67,7 +67,7 @@ std::unique_ptr<DecoderModel> DecoderModel::load(const io::ModelConfig& cfg, con
 
 std::unique_ptr<DecoderModel> DecoderModel::load(const std::string& dir, const LoadOptions& opts) {
   io::ModelConfig cfg = io::ModelConfig::load(dir);
-  auto weights = io::CheckpointWeights::open(dir);
+  auto weights = io::open_weights(dir);
   return load(cfg, *weights, opts);
 }
 

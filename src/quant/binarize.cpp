@@ -68,7 +68,8 @@ void rc_als_step(RcState& s, const at::Tensor& Wt) {
 
 namespace detail {
 
-at::Tensor braq_batched(const at::Tensor& X, const at::Tensor& Mf, int order) {
+// R_order on the last dim; when `params` is given, every plane's (alpha, B) and mean go there.
+at::Tensor braq_impl(const at::Tensor& X, const at::Tensor& Mf, int order, BraqResult* params) {
   const at::Tensor Xm = X * Mf;
   const at::Tensor cnt = Mf.sum(-1, true);
   at::Tensor W_hat;
@@ -77,11 +78,19 @@ at::Tensor braq_batched(const at::Tensor& X, const at::Tensor& Mf, int order) {
     const at::Tensor mu = masked_mean(Rz, cnt, -1);
     const at::Tensor D = (Rz - mu) * Mf;  // centred residual, zero outside M
     const at::Tensor alpha = masked_mean(D.abs(), cnt, -1);
-    const at::Tensor plane = (alpha * D.sign() + mu) * Mf;
+    const at::Tensor B = D.sign();
+    const at::Tensor plane = (alpha * B + mu) * Mf;
     W_hat = o == 0 ? plane : W_hat + plane;
+    if (params) {
+      params->planes.push_back({alpha.squeeze(-1), B});
+      params->mu.push_back(mu.squeeze(-1));
+    }
   }
+  if (params) params->W_hat = W_hat;
   return W_hat;
 }
+
+at::Tensor braq_batched(const at::Tensor& X, const at::Tensor& Mf, int order) { return braq_impl(X, Mf, order, nullptr); }
 
 std::vector<at::Tensor> joint_sign(const at::Tensor& D, const at::Tensor& k1, const at::Tensor& k2,
                                    const at::Tensor& Mf) {
@@ -143,6 +152,13 @@ ArbState arb_state(const at::Tensor& W, const at::Tensor& Mf, int order, int ite
 at::Tensor braq(const at::Tensor& W, const at::Tensor& M, int order) {
   check_inputs("braq", W, M, order);
   return detail::braq_batched(W, float_mask(M, W), order);
+}
+
+BraqResult braq_params(const at::Tensor& W, const at::Tensor& M, int order) {
+  check_inputs("braq", W, M, order);
+  BraqResult r;
+  detail::braq_impl(W, float_mask(M, W), order, &r);
+  return r;
 }
 
 namespace {

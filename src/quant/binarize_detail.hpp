@@ -6,12 +6,15 @@
 
 #include <vector>
 
+#include "ob1q/quant/binarize.hpp"
+
 namespace ob1q::quant::detail {
 
 // BiLLM residual binarizer R_k (methods.md §3.1) on the last two dims: X [m, w] or [C, m, w],
 // Mf broadcastable to [C, m, w] (e.g. [C, 1, w] for column masks). Returns W_hat [C, m, w]
 // (or [m, w]), zero outside the mask.
 at::Tensor braq_batched(const at::Tensor& X, const at::Tensor& Mf, int order);
+at::Tensor braq_impl(const at::Tensor& X, const at::Tensor& Mf, int order, BraqResult* params);
 
 // ARB state after its alternating iterations (§3.2): what ARB-X's calibration phase starts from.
 // mu [m, 1]; alpha[o] [m, 1]; B[o] [m, beta] in {-1, 0, +1}, zero outside the mask.

@@ -16,7 +16,8 @@ SalientMetric parse_salient_metric(const std::string& s) {
 
 nlohmann::json binary_gptq_defaults(Family family) {
   nlohmann::json j = {{"blocksize", 128}, {"percdamp", 0.01}, {"salient_metric", "hessian"},
-                      {"up_lim", 50},     {"num_p", 1},       {"comp", "billm-diag"}};
+                      {"up_lim", 50},     {"num_p", 1},       {"comp", "billm-diag"},
+                      {"scale_dtype", "fp16"}};
   if (family != Family::Billm) {
     j["cgb"] = true;
     j["iters"] = 15;
@@ -38,6 +39,7 @@ BinaryGptqConfig BinaryGptqConfig::from(Family family, const Params& p) {
   c.iters = family != Family::Billm ? static_cast<int>(p.get_int("iters")) : 0;
   c.search.iters = c.iters;
   c.iters2 = family == Family::ArbX ? static_cast<int>(p.get_int("iters2")) : 0;
+  c.scale_dtype = parse_scale_dtype(p.get_string("scale_dtype"));
   if (p.get_int("num_p") != 1) fail("num_p", "only num_p = 1 is supported (the published setting; >1 has reference bugs)");
   if (c.driver.blocksize < c.search.up_lim) fail("blocksize", "must be at least up_lim (" + std::to_string(c.search.up_lim) + ")");
   if (c.driver.percdamp <= 0) fail("percdamp", "must be positive");
@@ -53,15 +55,25 @@ LinearResult run_binary_gptq(const std::string& layer, const at::Tensor& W, cons
   if (d % c.driver.blocksize != 0 && d % c.driver.blocksize < c.search.up_lim)
     fail(layer, "input dimension " + std::to_string(d) + " leaves a last block narrower than " +
                     std::to_string(c.search.up_lim) + " columns, which the salient search cannot handle");
+  std::vector<pack::BlockCode> codes;
+  pack::CodeLayout layout;
   auto block = [&](const at::Tensor& WJ, const BlockContext& ctx) {
     BlockStructure st = search_block(WJ, ctx.Udiag, c.search, ctx.S);
     salient_weights += int64_t(st.salient_columns) * m;
-    return binarize(WJ, st, ctx);
+    pack::BlockCode code = binarize(WJ, st, ctx);
+    pack::round_scales(code, c.scale_dtype);
+    if (codes.empty()) layout = code_layout(st, c.family);
+    at::Tensor Q = pack::dequantize_block(layout, code);
+    codes.push_back(std::move(code));
+    return Q;
   };
   DriverResult r = run_block_driver(W, s.H, c.driver, block, layer);
   const double r_sal = double(salient_weights) / double(m * d);
   LinearResult out;
   out.W_hat = r.W_hat;
+  out.packed = pack::pack_binary(layout, c.driver.blocksize, codes, c.scale_dtype);
+  out.packed.spec = layout.to_json();
+  out.packed.spec["blocksize"] = c.driver.blocksize;
   out.stats = {{"loss", r.loss},
                {"salient_fraction", r_sal},
                {"bits_per_weight", 1.0 + r_sal},
@@ -79,7 +91,7 @@ class BinaryGptq : public Method {
 
   LinearResult quantize(const std::string& layer, const at::Tensor& W, const LinearStats& s) const override {
     return run_binary_gptq(layer, W, s, c_, [this](const at::Tensor& WJ, const BlockStructure& st, const BlockContext& ctx) {
-      return binarize_block(WJ, st, c_.family, c_.iters, c_.iters2, ctx.S);
+      return code_block(WJ, st, c_.family, c_.iters, c_.iters2, ctx.S);
     });
   }
 

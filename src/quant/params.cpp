@@ -60,3 +60,14 @@ bool Params::get_bool(const std::string& key) const { return at(key).get<bool>()
 std::string Params::get_string(const std::string& key) const { return at(key).get<std::string>(); }
 
 }  // namespace ob1q::quant
+
+namespace ob1q::quant {
+
+at::ScalarType parse_scale_dtype(const std::string& s) {
+  if (s == "fp16") return at::kHalf;
+  if (s == "fp32") return at::kFloat;
+  if (s == "bf16") return at::kBFloat16;
+  fail("scale_dtype", "unknown dtype \"" + s + "\" (expected fp16, bf16 or fp32)");
+}
+
+}  // namespace ob1q::quant

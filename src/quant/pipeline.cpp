@@ -1,5 +1,6 @@
 #include "ob1q/common/log.hpp"
 #include "ob1q/quant/pipeline.hpp"
+#include "ob1q/pack/checkpoint.hpp"
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -161,6 +162,8 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
   Params params = resolve_params(o, info);
   auto method = info.make(params);
   check_output_dir(o.out, o.overwrite);
+  if (o.format != "packed" && o.format != "fake-quant") fail("--format", "expected packed or fake-quant, got \"" + o.format + "\"");
+  if (pack::is_packed(o.model_dir)) fail(o.model_dir, "is already a packed 1-bit checkpoint; quantize its source model");
   if (o.nsamples <= 0) fail("--nsamples", "must be positive");
   if (o.seqlen < 2) fail("--seqlen", "must be at least 2");
 
@@ -193,7 +196,8 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
   int64_t total_linears = 0;
   for (int64_t b = 0; b < m->num_blocks(); ++b) total_linears += m->block_module(b).linears().size();
   Progress bar("quantize " + o.method, total_linears, o.progress);
-  std::map<std::string, at::Tensor> quantized;
+  std::map<std::string, at::Tensor> quantized;           // fake-quant: the host copies of the new weights
+  std::map<std::string, pack::PackedLinear> packed;      // packed: what each layer stores
   nlohmann::json layers = nlohmann::json::array(), blocks = nlohmann::json::array();
   double weighted_bits = 0, weights = 0;
 
@@ -231,6 +235,11 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
       r.stats["layer"] = full;
       r.stats["shape"] = lin->weight.sizes().vec();
       r.stats["weight_rel_error"] = rel_err;
+      if (!r.packed.empty()) r.stats["bits_per_weight_stored"] = double(r.packed.stored_bytes()) * 8 / double(lin->weight.numel());
+      if (o.format == "packed") {
+        if (r.packed.empty()) fail(full, "method " + o.method + " with these parameters has no packed layout; use --format fake-quant");
+        packed[full] = std::move(r.packed);
+      }
       r.stats["ms"] = ms;
       if (r.stats.contains("bits_per_weight")) {
         weighted_bits += r.stats["bits_per_weight"].get<double>() * double(lin->weight.numel());
@@ -285,7 +294,8 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
     std::swap(inps, outs);
     if (fp_stream) std::swap(fp_inps, fp_outs);
     blk.to(c10::Device(c10::kCPU));
-    for (auto& [name, lin] : blk.linears()) quantized[m->block_prefix(b) + name + ".weight"] = lin->weight;  // host copies, no duplicate
+    if (o.format == "fake-quant")
+      for (auto& [name, lin] : blk.linears()) quantized[m->block_prefix(b) + name + ".weight"] = lin->weight;  // host copies, no duplicate
     nlohmann::json bj = {{"block", b}, {"seconds", since(t_block)}};
     if (!o.diagnostics.empty()) bj["diagnostics"] = diag.json();
     blocks.push_back(bj);
@@ -296,7 +306,7 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
   const int64_t peak = peak_device_memory(dev);
   nlohmann::json report = {
       {"tool", {{"name", "ob1q"}, {"version", OB1Q_VERSION}}},
-      {"format", "fake-quant"},
+      {"format", o.format},
       {"source_model", o.model_dir},
       {"method", o.method},
       {"params", params.json()},
@@ -312,7 +322,13 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
       {"blocks", blocks},
       {"layers", layers}};
   if (!o.diagnostics.empty()) write_file_atomic(o.diagnostics, report.dump(2) + "\n");
-  write_fake_quant(o.out, o.model_dir, quantized, report, o.overwrite);
+  if (o.format == "packed") {
+    nlohmann::json run = {{"tool", report["tool"]}, {"method", o.method}, {"params", report["params"]},
+                          {"calibration", report["calibration"]}, {"bits_per_weight", report["bits_per_weight"]}};
+    pack::write_packed(o.out, o.model_dir, packed, run, report, o.overwrite, o.shard_bytes);
+  } else {
+    write_fake_quant(o.out, o.model_dir, quantized, report, o.overwrite);
+  }
   const std::string where = peak >= 0 ? std::to_string(peak / (1 << 20)) + " MiB peak device memory" : "host";
   OB1Q_INFO("quantized %zu linears in %s (%s); wrote %s", layers.size(), format_duration(seconds).c_str(), where.c_str(),
             o.out.c_str());

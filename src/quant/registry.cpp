@@ -37,6 +37,7 @@ const std::map<std::string, std::string>& param_help() {
       {"up_lim", "top columns considered by the salient search; it tries 1..up_lim-1 (§2.4)"},
       {"num_p", "break-point splits of the non-salient weights (only 1 is supported, §2.5)"},
       {"comp", "error compensation: billm-diag (the references) or exact-block (§2.3)"},
+      {"scale_dtype", "dtype the scales are stored in (fp16, bf16, fp32); the quantizer rounds them to it, so packed and fake-quant weights agree"},
       {"cgb", "column-group bitmap: split the salient columns by magnitude too (§2.5b)"},
       {"iters", "alternating iterations T of the ARB binarizers (§3.2-3.4)"},
       {"iters2", "ARB-X calibration-aware refinement iterations T2 (§3.3)"},

@@ -137,21 +137,9 @@ BlockStructure search_block(const at::Tensor& W, const at::Tensor& Udiag, const 
     s.groups = {{"S_hi", S_hi, 2}, {"S_lo", S_lo, 2}, {"N_hi", N_hi, 1}, {"N_lo", N_lo, 1}};
   else
     s.groups = {{"M_sal", M_sal, 2}, {"N_hi", N_hi, 1}, {"N_lo", N_lo, 1}};
+  s.salient = sal_col;
+  s.hi = cgb ? (S_hi | N_hi) : N_hi;
   return s;
-}
-
-at::Tensor binarize_block(const at::Tensor& W, const BlockStructure& s, Family family, int iters, int iters2,
-                          const at::Tensor& S) {
-  at::Tensor Q = at::zeros_like(W);
-  for (const MaskGroup& g : s.groups) {
-    switch (family) {
-      case Family::Billm: Q += braq(W, g.mask, g.order); break;
-      case Family::Arb: Q += arb(W, g.mask, g.order, iters); break;
-      case Family::ArbX: Q += arb_x(W, g.mask, g.order, S, iters, iters2); break;
-      case Family::ArbRc: Q += arb_rc(W, g.mask, g.order, iters).W_hat; break;
-    }
-  }
-  return Q;
 }
 
 }  // namespace ob1q::quant

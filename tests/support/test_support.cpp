@@ -43,4 +43,25 @@ std::pair<int, std::string> run_ob1q(const std::string& args) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+std::string write_calib_file(const std::string& dir, int n, int len, int vocab, uint32_t seed) {
+  std::string text = "{\"seqlen\": " + std::to_string(len) + ", \"windows\": [";
+  uint32_t x = seed;
+  for (int s = 0; s < n; ++s) {
+    text += s ? ",[" : "[";
+    for (int t = 0; t < len; ++t) {
+      x = x * 1664525u + 1013904223u;  // LCG: deterministic on every platform
+      text += (t ? "," : "") + std::to_string((x >> 8) % uint32_t(vocab));
+    }
+    text += "]";
+  }
+  text += "]}";
+  const std::string path = dir + "/calib.json";
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (f) {
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  }
+  return path;
+}
+
 }  // namespace ob1q::test

@@ -2,6 +2,7 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -12,6 +13,9 @@ std::string shared();              // $OB1Q_SHARED, else <repo>/../shared ("" wh
 std::string temp_dir(const std::string& tag);  // a fresh empty directory under the build dir
 // Runs `<build>/ob1q ARGS` through the shell (ARGS may redirect); returns (exit code, stdout).
 std::pair<int, std::string> run_ob1q(const std::string& args);
+// Writes `n` calibration windows of `len` pseudo-random token ids below `vocab` as a --calib-file
+// JSON into `dir`; returns its path.
+std::string write_calib_file(const std::string& dir, int n, int len, int vocab, uint32_t seed = 3);
 
 }  // namespace ob1q::test
 

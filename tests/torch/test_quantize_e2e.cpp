@@ -44,7 +44,8 @@ TEST(QuantizeE2E, ArbRcBetweenFullPrecisionAndAllSign) {
   const double bits = report["bits_per_weight"].get<double>();
   EXPECT_GT(bits, 1.0);
   EXPECT_LT(bits, 1.0 + 49.0 / 128.0);
-  for (const char* f : {"config.json", "model.safetensors", "tokenizer.model", "ob1q_report.json"})
+  for (const char* f : {"config.json", "model-00001-of-00001.safetensors", "model.safetensors.index.json", "tokenizer.model",
+                        "ob1q_report.json", "ob1q_manifest.json"})
     EXPECT_TRUE(file_exists(out + "/" + f)) << f;
 
   auto tok = text::load_tokenizer(model_dir);
@@ -74,20 +75,12 @@ TEST(QuantizeE2E, ArbRcBetweenFullPrecisionAndAllSign) {
 // final FC differently (later blocks see a different q-stream, so everything may differ there).
 TEST(QuantizeE2E, OaTrueSeqChangesOnlyTheFinalFc) {
   const std::string dir = test::temp_dir("oa-xhat");
-  nlohmann::json windows = nlohmann::json::array();
-  at::manual_seed(3);
-  at::Tensor ids = at::randint(0, 160, {4, 32}, at::kLong);
-  for (int64_t s = 0; s < 4; ++s) {
-    nlohmann::json w = nlohmann::json::array();
-    for (int64_t t = 0; t < 32; ++t) w.push_back(ids[s][t].item<int64_t>());
-    windows.push_back(w);
-  }
-  write_file_atomic(dir + "/calib.json", nlohmann::json({{"seqlen", 32}, {"windows", windows}}).dump());
+  const std::string calib = test::write_calib_file(dir, 4, 32, 160);
   auto run = [&](const std::string& xhat) {
     quant::QuantizeOptions o;
     o.model_dir = test::fixtures() + "/tiny/llama3-gqa";
     o.method = "oa";
-    o.calib_file = dir + "/calib.json";
+    o.calib_file = calib;
     o.nsamples = 4;
     o.seqlen = 32;
     o.out = dir + "/" + xhat;

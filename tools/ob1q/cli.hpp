@@ -50,5 +50,7 @@ using Subcommand = std::function<void(CLI::App&)>;
 void register_eval(CLI::App& app);
 void register_demo(CLI::App& app);
 void register_quantize(CLI::App& app);
+void register_inspect(CLI::App& app);
+void register_export(CLI::App& app);
 
 }  // namespace ob1q::cli

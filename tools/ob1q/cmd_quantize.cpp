@@ -45,6 +45,13 @@ void register_quantize(CLI::App& app) {
   cmd->add_option("--seqlen", st->o.seqlen, "tokens per window")->capture_default_str()->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--seed", st->o.seed, "calibration sampling seed (CPython random)")->capture_default_str();
   cmd->add_option("--out", st->o.out, "output directory (written atomically)")->required();
+  cmd->add_option("--format", st->o.format,
+                  "packed: the 1-bit checkpoint (docs/format.md; evaluate it with ob1q eval, convert with ob1q export); "
+                  "fake-quant: dequantized weights in the source dtype (loads in transformers as is)")
+      ->capture_default_str()->check(CLI::IsMember({"packed", "fake-quant"}));
+  cmd->add_option_function<double>("--shard-size", [st](double mib) { st->o.shard_bytes = uint64_t(mib * (1 << 20)); },
+                                   "packed: MiB of tensor data per safetensors shard (default 2048)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--overwrite", st->o.overwrite, "replace an existing output directory");
   cmd->add_option("--diagnostics", st->o.diagnostics,
                   "write per-block output error / cosine / token-similarity against the FP model (methods.md §6) to FILE");

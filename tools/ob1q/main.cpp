@@ -1,12 +1,13 @@
 // ob1q: 1-bit post-training quantization of LLMs, and what it costs in quality.
-// One subcommand per job (eval now; quantize, inspect, export slot in the same way), each a thin
-// layer of option parsing over one library call.
+// One subcommand per job (quantize, eval, inspect, export, demo), each a thin layer of option
+// parsing over one library call.
 #include <c10/util/Exception.h>
 
 #include <cstdio>
 
 #include "cli.hpp"
 #include "ob1q/common/error.hpp"
+#include "ob1q/pack/checkpoint.hpp"
 
 int main(int argc, char** argv) {
   // Logs and progress go to stderr (ob1q/common/log.hpp); stdout carries results only.
@@ -15,7 +16,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "ob1q " OB1Q_VERSION);
   ob1q::cli::register_quantize(app);
   ob1q::cli::register_eval(app);
+  ob1q::cli::register_inspect(app);
+  ob1q::cli::register_export(app);
   ob1q::cli::register_demo(app);
+  ob1q::pack::register_format();  // packed checkpoints open wherever a model directory is accepted
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

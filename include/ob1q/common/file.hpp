@@ -40,4 +40,26 @@ class MappedFile {
 void write_file_atomic(const std::string& path, const std::function<void(std::FILE*)>& fill);
 void write_file_atomic(const std::string& path, const std::string& content);
 
+// Refuses an existing non-empty directory `out` unless `overwrite` (checked before slow work).
+void check_output_dir(const std::string& out, bool overwrite);
+void copy_file(const std::string& from, const std::string& to);  // atomic, fsynced
+// An output directory written atomically: everything goes into <out>.partial-<pid>, which
+// commit() fsyncs and renames to <out> (moving a previous <out> aside first and removing it
+// after). Destroyed without commit() -- an error, an interrupt -- it removes the staging
+// directory, so nothing that looks like a finished output is ever left behind.
+class StagingDir {
+ public:
+  StagingDir(std::string out, bool overwrite);
+  ~StagingDir();
+  StagingDir(const StagingDir&) = delete;
+  StagingDir& operator=(const StagingDir&) = delete;
+  const std::string& path() const { return tmp_; }
+  std::string file(const std::string& name) const { return path_join(tmp_, name); }
+  void commit();
+
+ private:
+  std::string out_, tmp_;
+  bool done_ = false;
+};
+
 }  // namespace ob1q

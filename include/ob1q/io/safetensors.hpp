@@ -4,6 +4,7 @@
 // then the data section; offsets are relative to the data section.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -53,23 +54,35 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
-// Collects tensors (copied) and writes one safetensors file atomically, tensors in insertion
-// order, header padded with spaces to a multiple of 8 bytes (as the reference writer does).
+// Collects tensors and writes one safetensors file, or a sharded checkpoint, atomically; tensors
+// in insertion order, header padded with spaces to a multiple of 8 bytes (as the reference writer
+// does). A tensor is added as bytes (copied) or as a function that produces its bytes when the
+// file is written, so that a whole model never needs to sit in memory at once.
 class SafetensorsWriter {
  public:
+  using Fill = std::function<void(void* dst)>;  // writes exactly the tensor's nbytes into dst
   void add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data,
            size_t nbytes);
+  void add_lazy(const std::string& name, DType dtype, std::vector<int64_t> shape, Fill fill);
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
   void write(const std::string& path) const;
+  // model-0000k-of-0000N.safetensors (each at most max_shard_bytes of data, unless one tensor is
+  // larger) + model.safetensors.index.json in `dir`. Returns the shard file names.
+  std::vector<std::string> write_sharded(const std::string& dir, uint64_t max_shard_bytes) const;
   size_t size() const { return entries_.size(); }
+  uint64_t total_bytes() const;
 
  private:
   struct Entry {
     std::string name;
     DType dtype;
     std::vector<int64_t> shape;
-    std::vector<uint8_t> bytes;
+    uint64_t nbytes = 0;
+    std::vector<uint8_t> bytes;  // or:
+    Fill fill;
   };
+  const Entry& checked_entry(const std::string& name, DType dtype, const std::vector<int64_t>& shape);
+  void write_entries(const std::string& path, size_t begin, size_t end) const;
   std::vector<Entry> entries_;
   std::map<std::string, std::string> metadata_;
 };

@@ -6,6 +6,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,7 +41,22 @@ class CheckpointWeights : public WeightSource {
   std::shared_ptr<Checkpoint> ckpt_;
 };
 
+// The weights of a model directory. Plain safetensors checkpoints open as CheckpointWeights; a
+// directory whose config.json names a quantization_config.quant_method opens with the reader
+// registered for that method (the pack area registers "ob1q"), and any other method is refused
+// with a message (io knows no quantization formats itself).
+using WeightOpener = std::function<std::shared_ptr<WeightSource>(const std::string& dir)>;
+void register_weight_format(const std::string& quant_method, WeightOpener opener);
+std::shared_ptr<WeightSource> open_weights(const std::string& dir);
+// config.json's quantization_config.quant_method, or "" when the checkpoint is not quantized.
+std::string quant_method_of(const std::string& dir);
+
+// Copies the files of a HF model directory that are not weights (tokenizer files, generation
+// config; config.json too unless `with_config` is false) into `dest`.
+void copy_companions(const std::string& source_dir, const std::string& dest, bool with_config = true);
+
 at::ScalarType to_scalar_type(DType d, const std::string& where);
+DType from_scalar_type(at::ScalarType t, const std::string& where);
 // "fp32"/"float32", "fp16"/"float16"/"half", "bf16"/"bfloat16".
 at::ScalarType parse_float_dtype(const std::string& s);
 const char* float_dtype_name(at::ScalarType t);  // "fp32" | "fp16" | "bf16"

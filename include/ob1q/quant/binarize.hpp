@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "ob1q/pack/binary_code.hpp"
+
 namespace ob1q::quant {
 
 // §3.1 BiLLM residual binarizer R_k ("braq"), order 1 or 2.
@@ -47,6 +49,14 @@ struct RcResult {
 };
 RcResult arb_rc(const at::Tensor& W, const at::Tensor& M, int order, int iters);
 
+// §3.1 with its parameters: W_hat = sum_p (alpha_p B_p + mu_p) * 1_M (one mean per plane).
+struct BraqResult {
+  at::Tensor W_hat;
+  std::vector<ArbPlane> planes;
+  std::vector<at::Tensor> mu;  // [m] per plane
+};
+BraqResult braq_params(const at::Tensor& W, const at::Tensor& M, int order);
+
 // §2.5: the 81 float32 quantile levels 0.10:0.01:0.90 (LibTorch CPU linspace) and numpy's
 // 'linear' quantile of a float32 pool computed in float32 arithmetic, as the references do.
 at::Tensor quantile_levels();
@@ -64,6 +74,8 @@ struct MaskGroup {
 struct BlockStructure {
   std::vector<MaskGroup> groups;  // disjoint, covering the block (§2.6 order)
   int salient_columns = 0;        // i* of §2.4
+  at::Tensor salient;             // bool [beta]: the salient columns
+  at::Tensor hi;                  // bool [m, beta]: members of S_hi or N_hi (the stored group bitmap)
 };
 
 struct SearchOptions {
@@ -80,8 +92,19 @@ struct SearchOptions {
 BlockStructure search_block(const at::Tensor& W, const at::Tensor& Udiag, const SearchOptions& opt,
                             const at::Tensor& S = at::Tensor());
 
-// Binarizes the whole block with the family's binarizer per group (§3.5) and returns Q_J = sum
-// of the group reconstructions.
+// The stored group layout of a block structure (docs/format.md): which groups, their planes, and
+// how the family's planes combine.
+pack::CodeLayout code_layout(const BlockStructure& s, Family family);
+// Binarizes the whole block with the family's binarizer per group (§3.5), as the parameters the
+// packed checkpoint stores (scales not yet rounded to their storage dtype).
+pack::BlockCode code_block(const at::Tensor& W, const BlockStructure& s, Family family, int iters, int iters2,
+                           const at::Tensor& S = at::Tensor());
+// One ARB-RC-shaped plane (a c^T) * B of group `group` written into `code`.
+void set_rc_plane(pack::BlockCode& code, const pack::CodeLayout& layout, size_t group, int plane, const at::Tensor& mask,
+                  const at::Tensor& a, const at::Tensor& c, const at::Tensor& B);
+// An empty code for the structure (zero scales and signs), ready for set_rc_plane.
+pack::BlockCode empty_code(const BlockStructure& s, const pack::CodeLayout& layout, const at::Tensor& like);
+// Q_J = sum of the group reconstructions (unrounded parameters).
 at::Tensor binarize_block(const at::Tensor& W, const BlockStructure& s, Family family, int iters, int iters2,
                           const at::Tensor& S = at::Tensor());
 

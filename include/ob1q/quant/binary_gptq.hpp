@@ -22,13 +22,16 @@ struct BinaryGptqConfig {
   DriverOptions driver;
   SearchOptions search;
   int iters = 15, iters2 = 15;
+  at::ScalarType scale_dtype = at::kHalf;
   static BinaryGptqConfig from(Family family, const Params& p);  // validates the values
 };
 
-// Q_J for one block from its structure (the family's binarizers, or OA's refinement).
-using BlockBinarizer = std::function<at::Tensor(const at::Tensor& W_J, const BlockStructure& st, const BlockContext& ctx)>;
+// The code of one block from its structure (the family's binarizers, or OA's refinement); the
+// driver rounds its scales to the storage dtype and takes Q_J = dequantize_block(code).
+using BlockBinarizer = std::function<pack::BlockCode(const at::Tensor& W_J, const BlockStructure& st, const BlockContext& ctx)>;
 
 // Runs the driver over the layer; stats: loss, salient fraction, bits per weight, damping, time.
+// The result carries the packed layer; W_hat is its dequantization, bit for bit.
 LinearResult run_binary_gptq(const std::string& layer, const at::Tensor& W, const LinearStats& s,
                              const BinaryGptqConfig& c, const BlockBinarizer& binarize);
 

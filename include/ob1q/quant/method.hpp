@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ob1q/pack/packed_linear.hpp"
+
 namespace ob1q::quant {
 
 // Hyperparameters: defaults (from the registry) <- config file <- command line. Unknown keys and
@@ -46,9 +48,13 @@ struct LinearStats {
 };
 
 struct LinearResult {
-  at::Tensor W_hat;       // fp32 [m, d], dequantized ("fake-quant") weights
-  nlohmann::json stats;   // loss, salient fraction, bits per weight, damping, ...
+  at::Tensor W_hat;           // fp32 [m, d], dequantized ("fake-quant") weights = dequantize(packed)
+  pack::PackedLinear packed;  // what the packed checkpoint stores for this layer
+  nlohmann::json stats;       // loss, salient fraction, bits per weight, damping, ...
 };
+
+// The dtype scales are stored (and rounded) in: the "scale_dtype" hyperparameter.
+at::ScalarType parse_scale_dtype(const std::string& s);
 
 class Method {
  public:

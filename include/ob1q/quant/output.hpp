@@ -11,9 +11,6 @@
 
 namespace ob1q::quant {
 
-// Refuses an existing non-empty `out` unless `overwrite` (checked before any work starts).
-void check_output_dir(const std::string& out, bool overwrite);
-
 // Fake-quant checkpoint: the source's config and tokenizer files, one model.safetensors with
 // every source tensor (replaced ones from `replaced`, cast to the source tensor's dtype; the rest
 // byte-for-byte), and ob1q_report.json.

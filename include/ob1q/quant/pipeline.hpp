@@ -25,13 +25,15 @@ struct QuantizeOptions {
   int64_t seqlen = 2048;
   uint64_t seed = 0;
   std::string out;
+  std::string format = "packed";  // packed (docs/format.md) | fake-quant (dequantized weights, HF-loadable)
+  uint64_t shard_bytes = 2ull << 30;  // packed: data bytes per safetensors shard
   bool overwrite = false;
   model::LoadOptions load;
   bool progress = true;
   std::string diagnostics;  // methods.md §6 per-block metrics (JSON file; implies the fp-stream)
 };
 
-// Returns the report that is also written as <out>/ob1q_report.json.
+// Returns the report that is also written as <out>/ob1q_report.json (both formats).
 nlohmann::json run_quantize(const QuantizeOptions& opts);
 
 }  // namespace ob1q::quant

@@ -81,9 +81,13 @@ class Oa : public Method {
         S = S + eye, C = C + eye;
       }
       OaBlockStats bs;
-      at::Tensor Q = oa_refine_block(target, S, C, st, o_, &bs);
+      oa_refine_block(target, S, C, st, o_, &bs);
       loss_rc += bs.loss_arbrc, loss_oa += bs.loss_oa;
-      return Q;
+      const pack::CodeLayout layout = code_layout(st, Family::ArbRc);
+      pack::BlockCode code = empty_code(st, layout, WJ);
+      for (const auto& p : bs.planes)
+        set_rc_plane(code, layout, p.group, p.plane, st.groups[p.group].mask.to(WJ.device()), p.s_out, p.s_in, p.B);
+      return code;
     };
     LinearResult r = run_binary_gptq(layer, W, s, c_, refine);
     r.stats["oa"] = true;
@@ -102,7 +106,7 @@ class Oa : public Method {
   }
   BlockBinarizer arb_rc_block() const {
     return [this](const at::Tensor& WJ, const BlockStructure& st, const BlockContext& ctx) {
-      return binarize_block(WJ, st, Family::ArbRc, c_.iters, 0, ctx.S);
+      return code_block(WJ, st, Family::ArbRc, c_.iters, 0, ctx.S);
     };
   }
 
