@@ -6,6 +6,10 @@ find_package(nlohmann_json 3.9 REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
 
+# bzip2 (optional): the zero-shot task readers then open .bz2 files (the HellaSwag file) directly;
+# without it they run the bzip2 program, or ask the user to decompress the file.
+find_package(BZip2)
+
 # SentencePiece: only the tokenizer tests use it, as an independent reference (see tests/).
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
 add_library(ob1q::sentencepiece INTERFACE IMPORTED)

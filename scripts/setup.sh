@@ -5,7 +5,7 @@ set -euo pipefail
 # libopenblas0-pthread: Debian's libtorch calls the generic libblas.so.3, which is the (very slow)
 # reference BLAS unless an optimised one is installed.
 pkgs=(cmake ninja-build g++ pkg-config ccache zlib1g-dev libsentencepiece-dev nlohmann-json3-dev
-      libcli11-dev libspdlog-dev libgtest-dev)
+      libcli11-dev libspdlog-dev libgtest-dev libbz2-dev)
 if [ -z "${CMAKE_PREFIX_PATH:-}" ]; then pkgs+=(libtorch-dev libopenblas0-pthread); fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -2,6 +2,7 @@
 # GPU machine (PyTorch's CUDA LibTorch): build, run the test suite, then the measurements named
 # in $STEPS for one model. Writes JSON under $OUT (or results/) and prints a table at the end.
 #   MODEL=.carry/shared/models/llama-s DATA=.carry/shared/data STEPS="test eval bench quant:arb-rc" scripts/gpu/run_checks.sh
+# Steps: test | eval | bench | special:M | quant:M[:TAG:FLAGS] | scaling:M | pack:M | zeroshot:fp16|M | zsref
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=$(realpath -m "${OUT:-results}"); mkdir -p "$out"
@@ -39,6 +40,30 @@ for step in ${STEPS:?}; do
       $bin quantize --model "$model" --data-dir "$data" --method "$m" --out "$q" --overwrite ${flags//,/ } \
         --json "$out/quant_${name}_${m}${tag}.json" --log-level warn
       $bin eval --model "$q" --data-dir "$data" --ppl wikitext2,ptb,c4 --dtype fp16 --json "$out/eval_${name}_${m}${tag}.json" --log-level warn;;
+    pack:*)  # packed vs fake-quant of the same method, inspect, export -> transformers, Python reader
+      m=${step#pack:}; q=/tmp/q_${name}_${m}; f=/tmp/fq_${name}_${m}; x=/tmp/ex_${name}_${m}
+      log "pack $name $m"
+      $bin quantize --model "$model" --data-dir "$data" --method "$m" --out "$q" --overwrite --json "$out/quant_${name}_${m}.json" --log-level warn
+      $bin quantize --model "$model" --data-dir "$data" --method "$m" --out "$f" --overwrite --format fake-quant --log-level warn --json /dev/null
+      $bin eval --model "$q" --data-dir "$data" --ppl wikitext2,ptb,c4 --dtype fp16 --json "$out/eval_${name}_${m}.json" --log-level warn
+      $bin eval --model "$f" --data-dir "$data" --ppl wikitext2,ptb,c4 --dtype fp16 --json "$out/eval_${name}_${m}_fakequant.json" --log-level warn
+      $bin inspect "$q" --layers --json "$out/inspect_${name}_${m}.json" | tail -6
+      du -b "$q"/*.safetensors "$model"/*.safetensors > "$out/du_${name}_${m}.txt"
+      $bin export --dequantize "$q" --out "$x" --overwrite --log-level warn
+      python3 tools/dequantize_reference.py "$q" --compare "$x" | tee "$out/deqref_export_${name}_${m}.json"
+      python3 tools/dequantize_reference.py "$q" --compare "$f" | tee "$out/deqref_fakequant_${name}_${m}.json"
+      python3 scripts/reference/hf_ppl.py --model "$x" --data-dir "$data" --ppl wikitext2,ptb,c4 --dtype fp16 \
+        --json "$out/hfppl_${name}_${m}.json" > /dev/null && summary+=("hf export $m: $(python3 -c "import json;r=json.load(open('$out/hfppl_${name}_${m}.json'));print(' '.join(f'{k}={v[\"ppl\"]:.3f}' for k,v in r['ppl'].items()))")");;
+    zeroshot:*)  # zeroshot:fp16 = the model itself; zeroshot:M = the packed output of an earlier pack:M
+      m=${step#zeroshot:}; q=$([ "$m" = fp16 ] && echo "$model" || echo /tmp/q_${name}_${m})
+      log "zero-shot $name $m"
+      $bin eval --model "$q" --data-dir "$data" --tasks all --dtype fp16 --json "$out/zs_${name}_${m}.json" --log-level warn;;
+    zsref)  # per-request log-likelihoods vs transformers (fp32), first 100 requests of every task
+      log "zero-shot reference $name"
+      $bin eval --model "$model" --data-dir "$data" --tasks all --limit 100 --dtype fp32 --dump-requests /tmp/zs_req_${name}.jsonl \
+        --json "$out/zsref_ob1q_${name}.json" --log-level warn
+      python3 scripts/reference/hf_zeroshot.py --model "$model" --requests /tmp/zs_req_${name}.jsonl --per-task 100 \
+        --json "$out/zsref_hf_${name}.json";;
     scaling:*)
       log "scaling ${step#scaling:}"; scripts/bench_quant_scaling.sh "$data" "$data/tokenizers/llama2" "${step#scaling:}" 2 "$bin" && cp results/bench_quant_scaling_*.json "$out/";;
   esac
