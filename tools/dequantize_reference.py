@@ -28,6 +28,7 @@ def dequantize(t, spec, m, d):
         return torch.where(high, f("scale") * (code - f("zero")), f("alpha") * s0 + f("mu"))
     sal = unbits(t["salient"], d); hi = unbits(t["hi"], d)
     s[1] = torch.zeros(m, d); s[1][:, sal] = signs(t["sign2"], int(sal.sum()))
+    if "zero_cols" in t: zc = unbits(t["zero_cols"], d); s[0][:, zc] = 0; s[1][:, zc] = 0
     for p, r, c in zero.tolist(): s[p][r, c] = 0
     bs, form, groups = spec["blocksize"], spec["formula"], spec["groups"]
     row, W = t["row_scale"].float(), torch.zeros(m, d)

@@ -36,6 +36,7 @@ def main():
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--tol", type=float, default=1e-3)
     ap.add_argument("--json")
+    ap.add_argument("--dump", help="write every compared request's HF log-likelihood as JSONL")
     a = ap.parse_args()
     tok = AutoTokenizer.from_pretrained(a.model)
     model = AutoModelForCausalLM.from_pretrained(a.model, dtype=getattr(torch, a.dtype)).cuda().eval()
@@ -46,6 +47,7 @@ def main():
         r = json.loads(line)
         by_task.setdefault(r["task"], []).append(r)
     report = {}
+    dump = open(a.dump, "w") if a.dump else None
     for task, reqs in by_task.items():
         reqs = reqs[: a.per_task]
         max_d, ids_differ, over, greedy_differ = 0.0, 0, 0, 0
@@ -64,6 +66,9 @@ def main():
             max_d, over = max(max_d, d), over + (d > a.tol)
             greedy_differ += greedy != r["greedy"]
             hf[(r["doc"], r["choice"])] = (ll, greedy)
+            if dump:
+                dump.write(json.dumps({"task": task, "doc": r["doc"], "choice": r["choice"], "ll_hf": ll,
+                                       "ll_ob1q": r["ll"], "tokens": len(full) - 1}) + "\n")
         # Accuracy over the documents fully inside the compared requests.
         docs = collections.OrderedDict()
         for r in by_task[task]:

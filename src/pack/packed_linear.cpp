@@ -101,10 +101,19 @@ PackedLinear pack_binary(const CodeLayout& layout, int64_t blocksize, const std:
   p.tensors["row_scale"] = to_cpu(at::stack(row, 0), storage);
   if (!col.empty()) p.tensors["col_scale"] = to_cpu(at::stack(col, 0), storage);
   if (!mean.empty()) p.tensors["mean"] = to_cpu(at::stack(mean, 0), storage);
-  // Zero signs: plane 0 anywhere, plane 1 on salient columns (elsewhere it is unused).
+  // Zero signs: plane 0 anywhere, plane 1 on salient columns (elsewhere it is unused). Whole
+  // zero columns (dead inputs the driver zeroed: common in OPT's fc2) go into a column bitmap,
+  // the rest into the sparse list.
+  at::Tensor z0 = S[0] == 0;
   at::Tensor z1 = at::zeros_like(S[1], at::kBool);
   z1.index_put_({Slice(), sal_idx}, s1 == 0);
-  at::Tensor zl = zero_list({S[0] == 0, z1});
+  const at::Tensor zero_col = z0.all(0) & (z1.all(0) | ~salient);
+  if (zero_col.any().item<bool>()) {
+    p.tensors["zero_cols"] = to_cpu(pack_bits(zero_col), at::kByte);
+    z0 = z0 & ~zero_col.view({1, -1});
+    z1 = z1 & ~zero_col.view({1, -1});
+  }
+  at::Tensor zl = zero_list({z0, z1});
   if (zl.defined()) p.tensors["sign_zero"] = to_cpu(zl, at::kInt);
   p.tensors["weight_shape"] = at::tensor({p.rows, p.cols}, at::kLong);
   return p;
@@ -130,6 +139,10 @@ std::vector<BlockCode> unpack_binary(const CodeLayout& layout, int64_t blocksize
   sign[0].copy_(signs_from_bits(unpack_bits(fetch("sign", {rows, (cols + 7) / 8}, at::kByte), cols)));
   const at::Tensor sal_idx = salient.nonzero().view({-1});
   sign[1].index_copy_(1, sal_idx, signs_from_bits(unpack_bits(fetch("sign2", {rows, (k + 7) / 8}, at::kByte), k)));
+  if (has("zero_cols")) {
+    const at::Tensor zc = unpack_bits(fetch("zero_cols", {(cols + 7) / 8}, at::kByte), cols);
+    sign.masked_fill_(zc.view({1, 1, cols}), 0);
+  }
   if (has("sign_zero")) apply_zero_list(sign, get("sign_zero").to(at::kInt), where + ".sign_zero");
   const at::Tensor row = fetch("row_scale", {nb, S, rows}, at::kFloat).to(at::kFloat);
   at::Tensor col, mean;

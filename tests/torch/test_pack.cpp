@@ -159,6 +159,7 @@ TEST(PackLayer, BinaryRoundTripIsExact) {
     b.hi = at::rand({m, w}) > 0.5;
     b.sign = at::randint(-1, 2, {2, m, w}, at::kChar);
     b.sign[1].masked_fill_(~b.salient.view({1, w}).expand({m, w}), 0);
+    if (c0 == 0) b.sign.select(2, 1).zero_();  // a dead (all-zero) column
     b.row = at::randn({l.slots(), m});
     b.col = at::randn({l.slots(), w});
     pack::round_scales(b);
@@ -166,6 +167,8 @@ TEST(PackLayer, BinaryRoundTripIsExact) {
   }
   pack::PackedLinear p = pack::pack_binary(l, bs, blocks);
   ASSERT_TRUE(p.tensors.count("sign_zero"));
+  ASSERT_TRUE(p.tensors.count("zero_cols"));
+  EXPECT_EQ(pack::unpack_bits(p.tensors.at("zero_cols"), d)[1].item<bool>(), true);
   EXPECT_EQ(p.tensors.at("row_scale").scalar_type(), at::kHalf);
   auto get = [&](const std::string& k) { return p.tensors.at(k); };
   auto has = [&](const std::string& k) { return p.tensors.count(k) > 0; };
@@ -243,8 +246,9 @@ TEST(PackInspect, BitsFromStoredTensorsAndManifest) {
     const int64_t k = std::llround((l["bits_per_weight"].get<double>() - 1) * d);  // salient columns
     const int64_t nb = (d + 47) / 48;
     auto packed = pack::PackedWeights::open(dir + "/q");
-    const int64_t zeros = packed->checkpoint().has(name + ".sign_zero")
-                              ? int64_t(packed->checkpoint().get(name + ".sign_zero").info->nbytes) : 0;
+    int64_t zeros = 0;  // the optional zero-sign tensors
+    for (const char* z : {".sign_zero", ".zero_cols"})
+      if (packed->checkpoint().has(name + z)) zeros += int64_t(packed->checkpoint().get(name + z).info->nbytes);
     const int64_t bytes = 2 * m * ((d + 7) / 8) + (d + 7) / 8 + m * ((k + 7) / 8) + nb * 6 * m * 2 + nb * 6 * 48 * 2 + 16 + zeros;
     EXPECT_NEAR(x["bits_per_weight_stored"].get<double>(), double(bytes) * 8 / double(m * d), 1e-12) << name;
     EXPECT_NEAR(x["bits_per_weight_paper"].get<double>(), l["bits_per_weight"].get<double>(), 1e-12) << name;
