@@ -42,7 +42,8 @@ std::vector<LlScore> score_requests(const model::DecoderModel& m, const std::vec
   int64_t done = 0;
   for (size_t k = 0; k < order.size();) {
     const int64_t T = int64_t(items[order[k]].full.size()) - 1;  // the longest input of the batch
-    const int64_t B = std::max<int64_t>(1, std::min<int64_t>(int64_t(order.size() - k), budget / std::max<int64_t>(T, 1)));
+    int64_t B = std::max<int64_t>(1, std::min<int64_t>(int64_t(order.size() - k), budget / std::max<int64_t>(T, 1)));
+    if (opts.batch_size > 0) B = std::min(B, opts.batch_size);
     at::Tensor x = at::zeros({B, T}, at::kLong);
     std::vector<int64_t> rows, pos, tgt;  // the continuation positions of the whole batch
     for (int64_t b = 0; b < B; ++b) {

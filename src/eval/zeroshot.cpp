@@ -67,6 +67,7 @@ nlohmann::json run_zeroshot(const ZeroShotOptions& o) {
       Progress bar(task.name, int64_t(reqs.size()), o.progress);
       LlOptions lo;
       lo.batch_tokens = o.batch_tokens;
+      lo.batch_size = o.batch_size;
       int64_t shown = 0;
       lo.on_progress = [&](int64_t done) {
         bar.advance(done - shown);

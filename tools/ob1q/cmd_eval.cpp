@@ -76,7 +76,8 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--data-dir", st->o.data_dir, "where the standard files live (default: $OB1Q_DATA or ../shared/data)");
   cmd->add_option("--seqlen", st->o.seqlen, "tokens per window")->capture_default_str()->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--limit-windows", st->o.limit_windows, "evaluate only the first N windows (0 = all)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--batch-size", st->o.batch_size, "windows per forward pass (0 = automatic)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--batch-size", st->o.batch_size,
+                  "windows per forward pass; with --tasks also the most requests per forward (0 = automatic)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--ppl-variant", st->variant, "billm (BiLLM/ARB/GPTQ-new streams) or gptq (GPTQ's original ptb/c4)")
       ->capture_default_str()->check(CLI::IsMember({"billm", "gptq"}));
   cmd->add_option("--parse-special", st->o.parse_special,
@@ -97,6 +98,7 @@ void register_eval(CLI::App& app) {
     if (!st->tasks.empty()) {
       auto& z = st->z;
       z.model_dir = o.model_dir, z.data_dir = o.data_dir, z.load = o.load, z.progress = o.progress;
+      z.batch_size = o.batch_size;
       z.tasks = st->tasks == "all" ? text::known_tasks() : split_csv(st->tasks);
       nlohmann::json zs = eval::run_zeroshot(z);
       for (auto& [k, v] : zs.items()) r[k] = v;

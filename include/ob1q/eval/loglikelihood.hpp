@@ -22,6 +22,7 @@ struct LlScore {
 struct LlOptions {
   int64_t max_length = 0;    // 0 = the model's max_position_embeddings
   int64_t batch_tokens = 0;  // padded tokens per forward; 0 = automatic (device dependent)
+  int64_t batch_size = 0;    // at most this many requests per forward; 0 = no limit
   std::function<void(int64_t done)> on_progress;
 };
 

@@ -16,6 +16,7 @@ struct ZeroShotOptions {
   std::string data_dir;
   int64_t limit = 0;               // first N documents of each task (0 = all)
   int64_t batch_tokens = 0;        // padded tokens per forward (0 = automatic)
+  int64_t batch_size = 0;          // at most this many requests per forward (0 = as the token budget allows)
   std::string qa_metric = "acc";   // acc | acc_norm (acc_norm where the task has it) for the averages
   std::string dump_requests;       // JSONL of every request with its ids and score (reference checks)
   model::LoadOptions load;
