@@ -21,7 +21,9 @@ nlohmann::json run_ppl_suite(const PplSuiteOptions& o) {
   const bool parse_special = o.parse_special == "auto" ? tok->parses_special_in_corpora() : o.parse_special == "on";
 
   auto t0 = clock::now();
-  auto model = model::DecoderModel::load(o.model_dir, o.load);
+  std::unique_ptr<model::DecoderModel> owned;
+  if (!o.model) owned = model::DecoderModel::load(o.model_dir, o.load);
+  const model::DecoderModel* model = o.model ? o.model : owned.get();
   double load_s = std::chrono::duration<double>(clock::now() - t0).count();
   OB1Q_INFO("loaded %s (%lld blocks, hidden %lld) on %s as %s in %.1fs", o.model_dir.c_str(),
             (long long)model->num_blocks(), (long long)model->config().hidden_size, o.load.device.str().c_str(),

@@ -38,9 +38,13 @@ nlohmann::json run_zeroshot(const ZeroShotOptions& o) {
   }
   auto tok = text::load_tokenizer(o.model_dir);
   auto t0 = clock_type::now();
-  auto model = model::DecoderModel::load(o.model_dir, o.load);
-  OB1Q_INFO("loaded %s on %s as %s in %.1fs", o.model_dir.c_str(), o.load.device.str().c_str(),
-            io::float_dtype_name(o.load.dtype), since(t0));
+  std::unique_ptr<model::DecoderModel> owned;
+  if (!o.model) {
+    owned = model::DecoderModel::load(o.model_dir, o.load);
+    OB1Q_INFO("loaded %s on %s as %s in %.1fs", o.model_dir.c_str(), o.load.device.str().c_str(),
+              io::float_dtype_name(o.load.dtype), since(t0));
+  }
+  const model::DecoderModel* model = o.model ? o.model : owned.get();
 
   std::FILE* dump = nullptr;
   std::string dump_tmp;

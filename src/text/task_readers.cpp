@@ -202,6 +202,18 @@ std::vector<long> read_labels(const std::string& path, long lo, long hi) {
   return out;
 }
 
+// The labels of `n` records from "<stem>-labels.lst" next to t.source (each in [lo, hi]); the
+// file joins t.source / t.source_sha256. `field` names what the records lack, for the message.
+std::vector<long> labels_beside(Task& t, size_t n, long lo, long hi, const char* field) {
+  const std::string lp = labels_path(t.source);
+  if (!file_exists(lp)) fail(t.source, std::string("records without \"") + field + "\" and no labels file (looked for " + lp + ")");
+  std::vector<long> labels = read_labels(lp, lo, hi);
+  if (labels.size() != n) fail(lp, std::to_string(labels.size()) + " labels for " + std::to_string(n) + " items in " + t.source);
+  t.source += "; " + lp;
+  t.source_sha256 += "; " + sha256_file(lp);
+  return labels;
+}
+
 // Adds a multiple-choice doc: continuation " " + choice (the harness's target_delimiter).
 void add_mc(Task& t, const Rec& r, const std::string& context, const std::vector<std::string>& choices, long gold) {
   if (choices.size() < 2) r.bad("fewer than 2 choices");
@@ -296,15 +308,7 @@ void read_piqa(Task& t, const std::vector<Rec>& recs) {
     recs.front().bad("not a piqa record (expected {\"goal\",\"sol1\",\"sol2\"[,\"label\"]}; found keys " + recs.front().keys() + ")");
   const bool all_labelled = std::all_of(recs.begin(), recs.end(), [](const Rec& r) { return r.has("label"); });
   std::vector<long> labels;
-  if (!all_labelled) {
-    const std::string lp = labels_path(t.source);
-    if (!file_exists(lp)) fail(t.source, "records without \"label\" and no labels file (looked for " + lp + ")");
-    labels = read_labels(lp, 0, 1);
-    if (labels.size() != recs.size())
-      fail(lp, std::to_string(labels.size()) + " labels for " + std::to_string(recs.size()) + " items in " + t.source);
-    t.source += "; " + lp;
-    t.source_sha256 += "; " + sha256_file(lp);
-  }
+  if (!all_labelled) labels = labels_beside(t, recs.size(), 0, 1, "label");
   t.format = all_labelled ? "hf-jsonl" : "original-jsonl";
   for (size_t i = 0; i < recs.size(); ++i) {
     const Rec& r = recs[i];
@@ -409,15 +413,7 @@ void read_winogrande(Task& t, const std::vector<Rec>& recs) {
   auto answered = [](const Rec& r) { return r.has("answer") && !(r.obj["answer"].is_string() && r.obj["answer"].get<std::string>().empty()); };
   const bool all_answered = std::all_of(recs.begin(), recs.end(), answered);
   std::vector<long> labels;
-  if (!all_answered) {
-    const std::string lp = labels_path(t.source);
-    if (!file_exists(lp)) fail(t.source, "records without \"answer\" and no labels file (looked for " + lp + ")");
-    labels = read_labels(lp, 1, 2);
-    if (labels.size() != recs.size())
-      fail(lp, std::to_string(labels.size()) + " labels for " + std::to_string(recs.size()) + " items in " + t.source);
-    t.source += "; " + lp;
-    t.source_sha256 += "; " + sha256_file(lp);
-  }
+  if (!all_answered) labels = labels_beside(t, recs.size(), 1, 2, "answer");
   t.format = "original-jsonl";
   for (size_t i = 0; i < recs.size(); ++i) {
     const Rec& r = recs[i];

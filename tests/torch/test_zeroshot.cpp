@@ -137,3 +137,18 @@ TEST(ZeroShotCli, MetricsAgreeWithDumpedScores) {
 }
 
 }  // namespace
+
+// --ppl and --tasks together: one model load, both result sets in one JSON.
+TEST(ZeroShotCli, PerplexityAndTasksTogether) {
+  OB1Q_REQUIRE_SHARED();
+  const std::string dir = test::temp_dir("zs-both");
+  auto [rc, out] = test::run_ob1q("eval --model " + test::shared() + "/models/llama-s --data-dir " + test::shared() +
+                                  "/data --ppl wikitext2 --limit-windows 1 --tasks winogrande --limit 4 --device cpu "
+                                  "--log-level warn --json " + dir + "/r.json 2>&1");
+  ASSERT_EQ(rc, 0) << out;
+  auto r = nlohmann::json::parse(read_file(dir + "/r.json"));
+  EXPECT_GT(r["ppl"]["wikitext2"]["ppl"].get<double>(), 1.0);
+  EXPECT_EQ(r["n-samples"]["winogrande"]["effective"].get<int>(), 4);
+  const double acc = r["results"]["winogrande"]["acc,none"].get<double>();
+  EXPECT_TRUE(acc == 0 || acc == 0.25 || acc == 0.5 || acc == 0.75 || acc == 1) << acc;
+}

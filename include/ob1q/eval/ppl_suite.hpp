@@ -24,6 +24,7 @@ struct PplSuiteOptions {
   model::LoadOptions load;
   bool progress = true;
   std::string parse_special = "auto";  // auto | on | off (see Tokenizer::parses_special_in_corpora)
+  const model::DecoderModel* model = nullptr;  // evaluate this already loaded model of model_dir
 };
 
 // Returns {"model":..., "device":..., "dtype":..., "seqlen":..., "variant":...,

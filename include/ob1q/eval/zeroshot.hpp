@@ -21,6 +21,7 @@ struct ZeroShotOptions {
   std::string dump_requests;       // JSONL of every request with its ids and score (reference checks)
   model::LoadOptions load;
   bool progress = true;
+  const model::DecoderModel* model = nullptr;  // evaluate this already loaded model of model_dir
 };
 
 // Returns {"results": {task: {"alias", "acc,none", "acc_stderr,none", ...}}, "averages": {...},
