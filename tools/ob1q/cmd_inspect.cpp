@@ -50,7 +50,7 @@ void print_report(const nlohmann::json& r, bool per_layer) {
 
 void register_inspect(CLI::App& app) {
   struct State {
-    std::string dir, json, log_level = "warn";
+    std::string dir, json;
     bool no_hash = false, layers = false;
   };
   auto st = std::make_shared<State>();
