@@ -24,9 +24,7 @@ const char* kQa7[] = {"arc_easy", "arc_challenge", "piqa", "boolq", "hellaswag",
 
 }  // namespace
 
-nlohmann::json run_zeroshot(const ZeroShotOptions& o) {
-  if (o.qa_metric != "acc" && o.qa_metric != "acc_norm") fail("--qa-metric", "expected acc or acc_norm");
-  // Read every task before the (slow) model load, so a typo or a missing file fails at once.
+std::vector<text::Task> load_tasks(const ZeroShotOptions& o) {
   std::vector<text::Task> tasks;
   for (const auto& spec : o.tasks) {
     const auto eq = spec.find('=');
@@ -36,6 +34,14 @@ nlohmann::json run_zeroshot(const ZeroShotOptions& o) {
       if (other.name == t.name) fail("--tasks", "task " + t.name + " is listed twice");
     tasks.push_back(std::move(t));
   }
+  return tasks;
+}
+
+// Reads every task before the (slow) model load, so a typo or a missing file fails at once.
+nlohmann::json run_zeroshot(const ZeroShotOptions& o) { return run_zeroshot(o, load_tasks(o)); }
+
+nlohmann::json run_zeroshot(const ZeroShotOptions& o, std::vector<text::Task> tasks) {
+  if (o.qa_metric != "acc" && o.qa_metric != "acc_norm") fail("--qa-metric", "expected acc or acc_norm");
   auto tok = text::load_tokenizer(o.model_dir);
   auto t0 = clock_type::now();
   std::unique_ptr<model::DecoderModel> owned;

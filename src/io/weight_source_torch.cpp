@@ -52,10 +52,15 @@ std::map<std::string, WeightOpener>& openers() {
 }
 std::mutex openers_mutex;
 
-const char* kCompanions[] = {"config.json",       "generation_config.json", "tokenizer.model", "tokenizer.json",
-                             "tokenizer.json.gz", "tokenizer_config.json",  "special_tokens_map.json",
-                             "added_tokens.json", "vocab.json",             "merges.txt"};
 }  // namespace
+
+const std::vector<std::string>& companion_files() {
+  static const std::vector<std::string> names = {
+      "config.json",       "generation_config.json", "tokenizer.model",         "tokenizer.json",
+      "tokenizer.json.gz", "tokenizer_config.json",  "special_tokens_map.json", "added_tokens.json",
+      "vocab.json",        "merges.txt"};
+  return names;
+}
 
 void register_weight_format(const std::string& quant_method, WeightOpener opener) {
   std::lock_guard<std::mutex> lock(openers_mutex);
@@ -87,8 +92,8 @@ std::shared_ptr<WeightSource> open_weights(const std::string& dir) {
 }
 
 void copy_companions(const std::string& source_dir, const std::string& dest, bool with_config) {
-  for (const char* name : kCompanions) {
-    if (!with_config && std::string(name) == "config.json") continue;
+  for (const std::string& name : companion_files()) {
+    if (!with_config && name == "config.json") continue;
     const std::string src = path_join(source_dir, name);
     if (file_exists(src)) copy_file(src, path_join(dest, name));
   }

@@ -76,8 +76,6 @@ CodeLayout CodeLayout::from_json(const nlohmann::json& j, const std::string& whe
   return l;
 }
 
-bool CodeLayout::operator==(const CodeLayout& o) const { return to_json() == o.to_json(); }
-
 void round_scales(BlockCode& code, at::ScalarType storage) {
   for (at::Tensor* t : {&code.row, &code.col, &code.mean})
     if (t->defined()) *t = t->to(storage).to(at::kFloat);

@@ -106,17 +106,14 @@ void write_packed(const std::string& out, const std::string& source_dir, const s
   write_file_atomic(stage.file("config.json"), config.dump(2) + "\n");
   write_file_atomic(stage.file("ob1q_report.json"), report.dump(2) + "\n");
 
-  // Manifest last: the sha256 of every other file, as written.
+  // Manifest last: size and sha256 of every other file, as written (read back, streamed).
   nlohmann::json files = nlohmann::json::object();
   std::vector<std::string> names = shards;
-  for (const char* n : {"model.safetensors.index.json", "config.json", "ob1q_report.json", "generation_config.json",
-                        "tokenizer.model", "tokenizer.json", "tokenizer.json.gz", "tokenizer_config.json",
-                        "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt"})
+  names.push_back("model.safetensors.index.json");
+  names.push_back("ob1q_report.json");
+  for (const auto& n : io::companion_files())
     if (file_exists(stage.file(n))) names.push_back(n);
-  for (const auto& n : names) {
-    const std::string bytes = read_file_bytes(stage.file(n));
-    files[n] = {{"bytes", bytes.size()}, {"sha256", sha256_hex(bytes.data(), bytes.size())}};
-  }
+  for (const auto& n : names) files[n] = {{"bytes", file_bytes(stage.file(n))}, {"sha256", sha256_file(stage.file(n))}};
   nlohmann::json manifest = {{"format", "ob1q-packed"}, {"format_version", kFormatVersion}, {"files", files},
                              {"run", run}, {"source_model", source_dir}};
   write_file_atomic(stage.file("ob1q_manifest.json"), manifest.dump(2) + "\n");
@@ -147,7 +144,7 @@ std::shared_ptr<PackedWeights> PackedWeights::open(const std::string& dir) {
     p->dequant_dtype_ = io::parse_float_dtype(q.at("dequant_dtype").get<std::string>());
     p->ckpt_ = io::Checkpoint::open(dir);
     for (auto& [name, m] : q.at("modules").items()) {
-      Module mod{name, m.at("layout").get<std::string>(), m.at("shape").at(0).get<int64_t>(), m.at("shape").at(1).get<int64_t>()};
+      Module mod{name, m.at("layout").get<std::string>(), m.at("shape").at(0).get<int64_t>(), m.at("shape").at(1).get<int64_t>(), {}};
       if (mod.rows <= 0 || mod.cols <= 0) fail(cfg_path, name + ": invalid shape");
       const nlohmann::json& layout = q.at("layouts").at(mod.layout_id);
       const std::string kind = layout.at("layout").get<std::string>();
@@ -168,6 +165,16 @@ std::shared_ptr<PackedWeights> PackedWeights::open(const std::string& dir) {
   } catch (const nlohmann::json::exception& e) {
     fail(cfg_path, std::string("malformed quantization_config: ") + e.what());
   }
+  // Which stored tensors belong to which module: "<module>.<suffix>" except the module's bias.
+  for (const auto& t : p->ckpt_->names()) {
+    const auto dot = t.rfind('.');
+    if (dot == std::string::npos || t.compare(dot, std::string::npos, ".bias") == 0) continue;
+    auto it = p->modules_.find(t.substr(0, dot) + kWeightSuffix);
+    if (it == p->modules_.end()) continue;
+    it->second.parts.push_back(t);
+    p->part_of_[t] = it->first;
+  }
+  p->stored_ = std::make_shared<io::CheckpointWeights>(p->ckpt_);
   return p;
 }
 
@@ -180,10 +187,7 @@ std::vector<int64_t> PackedWeights::shape(const std::string& name) const {
 }
 
 at::Tensor PackedWeights::raw(const std::string& name) const {
-  auto ref = ckpt_->get(name);
-  at::Tensor t = at::empty(ref.info->shape, at::TensorOptions().dtype(io::to_scalar_type(ref.info->dtype, name)));
-  if (ref.info->nbytes) std::memcpy(t.data_ptr(), ref.file->data(*ref.info), ref.info->nbytes);
-  return t;
+  return stored_->load(name, io::to_scalar_type(ckpt_->get(name).info->dtype, name), c10::Device(c10::kCPU));
 }
 
 at::Tensor PackedWeights::dequantize_fp32(const Module& m, c10::Device device) const {
@@ -204,7 +208,7 @@ at::Tensor PackedWeights::dequantize_fp32(const Module& m, c10::Device device) c
 
 at::Tensor PackedWeights::load(const std::string& name, at::ScalarType dtype, c10::Device device) const {
   auto it = modules_.find(name);
-  if (it == modules_.end()) return io::CheckpointWeights(ckpt_).load(name, dtype, device);
+  if (it == modules_.end()) return stored_->load(name, dtype, device);
   // Rounded through the source dtype first: what the fake-quant checkpoint of the same run holds.
   return dequantize_fp32(it->second, device).to(dequant_dtype_).to(dtype);
 }

@@ -27,13 +27,9 @@ void export_dequantized(const std::string& dir, const std::string& out, at::Scal
   StagingDir stage(out, overwrite);
   io::copy_companions(dir, stage.path(), /*with_config=*/false);
 
-  std::set<std::string> packed_parts;
+  std::set<std::string> names;  // the plain checkpoint's tensors
   for (const auto& name : w->checkpoint().names())
-    for (const auto& [key, m] : w->modules())
-      if (name.rfind(m.name + ".", 0) == 0 && name != m.name + ".bias") packed_parts.insert(name);
-  std::set<std::string> names;
-  for (const auto& name : w->checkpoint().names())
-    if (!packed_parts.count(name)) names.insert(name);
+    if (!w->is_packed_part(name)) names.insert(name);
   for (const auto& [key, m] : w->modules()) names.insert(key);
 
   io::SafetensorsWriter sw;

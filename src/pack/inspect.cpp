@@ -1,8 +1,6 @@
 // `ob1q inspect`: what a packed checkpoint stores, measured from the stored tensors themselves.
 #include <ATen/ATen.h>
 
-#include <sys/stat.h>
-
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
 #include "ob1q/common/sha256.hpp"
@@ -14,11 +12,6 @@ namespace ob1q::pack {
 namespace {
 
 int64_t popcount(const at::Tensor& bytes, int64_t n) { return unpack_bits(bytes, n).sum().item<int64_t>(); }
-
-int64_t file_size(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
-}
 
 // Checks every file the manifest lists (size, and sha256 when `hashes`).
 void check_manifest(const std::string& dir, bool hashes, nlohmann::json& out, std::vector<std::string>& problems) {
@@ -39,8 +32,8 @@ void check_manifest(const std::string& dir, bool hashes, nlohmann::json& out, st
       problems.push_back(name + " is listed in the manifest but missing");
       continue;
     }
-    if (file_size(p) != f.value("bytes", int64_t(-1))) {
-      problems.push_back(name + ": size " + std::to_string(file_size(p)) + " differs from the manifest's " +
+    if (file_bytes(p) != f.value("bytes", int64_t(-1))) {
+      problems.push_back(name + ": size " + std::to_string(file_bytes(p)) + " differs from the manifest's " +
                          std::to_string(f.value("bytes", int64_t(-1))));
       continue;
     }
@@ -78,13 +71,10 @@ nlohmann::json inspect(const std::string& dir, bool verify_hashes) {
     const double n = double(m.rows) * double(m.cols);
     nlohmann::json comp = nlohmann::json::object();
     int64_t bytes = 0;
-    for (const auto& name : ck.names()) {
-      if (name.rfind(m.name + ".", 0) != 0 || name == m.name + ".bias") continue;
-      const std::string suffix = name.substr(m.name.size() + 1);
-      if (suffix.find('.') != std::string::npos) continue;
+    for (const auto& name : m.parts) {
       const int64_t b = static_cast<int64_t>(ck.get(name).info->nbytes);
       bytes += b;
-      comp[suffix] = double(b) * 8 / n;
+      comp[name.substr(m.name.size() + 1)] = double(b) * 8 / n;
     }
     double paper = 0;
     try {
@@ -106,14 +96,10 @@ nlohmann::json inspect(const std::string& dir, bool verify_hashes) {
 
   // Sizes: the packed files on disk vs the same model at 16 bits per parameter.
   int64_t disk = 0;
-  for (const auto& f : ck.files()) disk += file_size(f->path());
+  for (const auto& f : ck.files()) disk += file_bytes(f->path());
   double params = 0;
-  for (const auto& name : ck.names()) {
-    bool packed_part = false;
-    for (const auto& [key, m] : w->modules())
-      if (name.rfind(m.name + ".", 0) == 0 && name != m.name + ".bias") packed_part = true;
-    if (!packed_part) params += double(ck.get(name).info->numel());
-  }
+  for (const auto& name : ck.names())
+    if (!w->is_packed_part(name)) params += double(ck.get(name).info->numel());
   params += lin_weights;
   out["totals"] = {{"quantized_linears", layers.size()},
                    {"quantized_weights", lin_weights},

@@ -67,6 +67,18 @@ void apply_zero_list(at::Tensor& sign, const at::Tensor& zl, const std::string& 
 
 at::Tensor signs_from_bits(const at::Tensor& bits) { return bits.to(at::kChar) * 2 - 1; }
 
+// A stored tensor with the layout's shape: U8 bits/codes, or scales in any floating dtype.
+at::Tensor fetch_checked(const TensorGetter& get, const std::string& where, const std::string& k,
+                         const std::vector<int64_t>& shape, bool floating, c10::Device device) {
+  at::Tensor t = get(k);
+  if (t.sizes().vec() != shape)
+    fail(where + "." + k, "shape " + c10::str(t.sizes()) + " differs from the expected " + c10::str(at::IntArrayRef(shape)));
+  if (floating ? !at::isFloatingType(t.scalar_type()) : t.scalar_type() != at::kByte)
+    fail(where + "." + k, std::string("dtype ") + c10::toString(t.scalar_type()) + " is not the expected " +
+                              (floating ? "floating point" : "U8"));
+  return t.to(device);
+}
+
 }  // namespace
 
 // ---- binary-blocks -----------------------------------------------------------------------------
@@ -123,31 +135,25 @@ std::vector<BlockCode> unpack_binary(const CodeLayout& layout, int64_t blocksize
                                      const TensorGetter& get, const TensorProbe& has, c10::Device device,
                                      const std::string& where) {
   const int64_t nb = (cols + blocksize - 1) / blocksize, S = layout.slots(), Sm = layout.mean_slots();
-  auto fetch = [&](const std::string& k, std::vector<int64_t> shape, at::ScalarType dt) {
-    at::Tensor t = get(k);
-    if (t.sizes().vec() != shape)
-      fail(where + "." + k, "shape " + c10::str(t.sizes()) + " differs from the expected " + c10::str(at::IntArrayRef(shape)));
-    if (dt != at::kFloat && t.scalar_type() != dt)
-      fail(where + "." + k, std::string("dtype ") + c10::toString(t.scalar_type()) + " differs from the expected " + c10::toString(dt));
-    if (dt == at::kFloat && !at::isFloatingType(t.scalar_type())) fail(where + "." + k, "scales must be floating point");
-    return t.to(device);
+  auto fetch = [&](const std::string& k, std::vector<int64_t> shape, bool floating) {
+    return fetch_checked(get, where, k, shape, floating, device);
   };
-  const at::Tensor salient = unpack_bits(fetch("salient", {(cols + 7) / 8}, at::kByte), cols);
+  const at::Tensor salient = unpack_bits(fetch("salient", {(cols + 7) / 8}, false), cols);
   const int64_t k = salient.sum().item<int64_t>();
-  const at::Tensor H = unpack_bits(fetch("hi", {rows, (cols + 7) / 8}, at::kByte), cols);
+  const at::Tensor H = unpack_bits(fetch("hi", {rows, (cols + 7) / 8}, false), cols);
   at::Tensor sign = at::zeros({2, rows, cols}, at::TensorOptions().dtype(at::kChar).device(device));
-  sign[0].copy_(signs_from_bits(unpack_bits(fetch("sign", {rows, (cols + 7) / 8}, at::kByte), cols)));
+  sign[0].copy_(signs_from_bits(unpack_bits(fetch("sign", {rows, (cols + 7) / 8}, false), cols)));
   const at::Tensor sal_idx = salient.nonzero().view({-1});
-  sign[1].index_copy_(1, sal_idx, signs_from_bits(unpack_bits(fetch("sign2", {rows, (k + 7) / 8}, at::kByte), k)));
+  sign[1].index_copy_(1, sal_idx, signs_from_bits(unpack_bits(fetch("sign2", {rows, (k + 7) / 8}, false), k)));
   if (has("zero_cols")) {
-    const at::Tensor zc = unpack_bits(fetch("zero_cols", {(cols + 7) / 8}, at::kByte), cols);
+    const at::Tensor zc = unpack_bits(fetch("zero_cols", {(cols + 7) / 8}, false), cols);
     sign.masked_fill_(zc.view({1, 1, cols}), 0);
   }
   if (has("sign_zero")) apply_zero_list(sign, get("sign_zero").to(at::kInt), where + ".sign_zero");
-  const at::Tensor row = fetch("row_scale", {nb, S, rows}, at::kFloat).to(at::kFloat);
+  const at::Tensor row = fetch("row_scale", {nb, S, rows}, true).to(at::kFloat);
   at::Tensor col, mean;
-  if (layout.formula == Formula::Rc) col = fetch("col_scale", {nb, S, blocksize}, at::kFloat).to(at::kFloat);
-  if (Sm > 0) mean = fetch("mean", {nb, Sm, rows}, at::kFloat).to(at::kFloat);
+  if (layout.formula == Formula::Rc) col = fetch("col_scale", {nb, S, blocksize}, true).to(at::kFloat);
+  if (Sm > 0) mean = fetch("mean", {nb, Sm, rows}, true).to(at::kFloat);
   if (!at::isfinite(row).all().item<bool>() || (col.defined() && !at::isfinite(col).all().item<bool>()) ||
       (mean.defined() && !at::isfinite(mean).all().item<bool>()))
     fail(where, "scales contain NaN/Inf");
@@ -205,12 +211,7 @@ PackedLinear pack_pb(const PbCode& c, at::ScalarType storage) {
 PbCode unpack_pb(int64_t rows, int64_t cols, const TensorGetter& get, const TensorProbe& has, c10::Device device,
                  const std::string& where) {
   auto fetch = [&](const std::string& k, std::vector<int64_t> shape, bool floating) {
-    at::Tensor t = get(k);
-    if (t.sizes().vec() != shape)
-      fail(where + "." + k, "shape " + c10::str(t.sizes()) + " differs from the expected " + c10::str(at::IntArrayRef(shape)));
-    if (floating != at::isFloatingType(t.scalar_type()) || (!floating && t.scalar_type() != at::kByte))
-      fail(where + "." + k, std::string("unexpected dtype ") + c10::toString(t.scalar_type()));
-    return t.to(device);
+    return fetch_checked(get, where, k, shape, floating, device);
   };
   PbCode c;
   c.high = unpack_bits(fetch("high", {rows, (cols + 7) / 8}, false), cols);

@@ -95,21 +95,19 @@ void register_eval(CLI::App& app) {
     z.model_dir = o.model_dir, z.data_dir = o.data_dir, z.load = o.load, z.progress = o.progress;
     z.batch_size = o.batch_size;
     z.tasks = st->tasks == "all" ? text::known_tasks() : split_csv(st->tasks);
-    // Both jobs: check every input first (cheap), then load the model once for the two.
+    // Every input is checked (the tasks read) before the slow model load; with both jobs the
+    // model is loaded once for the two.
+    std::vector<text::Task> tasks = eval::load_tasks(z);
     std::unique_ptr<model::DecoderModel> shared;
     if (want_ppl && !z.tasks.empty()) {
       for (const auto& d : o.datasets) text::resolve_ppl_dataset(d, o.data_dir, o.variant);
-      for (const auto& t : z.tasks) {
-        const auto eq = t.find('=');
-        text::load_task(t.substr(0, eq), z.data_dir, eq == std::string::npos ? "" : t.substr(eq + 1));
-      }
       shared = model::DecoderModel::load(o.model_dir, o.load);
       o.model = z.model = shared.get();
     }
     nlohmann::json r;
     if (want_ppl) r = eval::run_ppl_suite(o);
     if (!z.tasks.empty()) {
-      const nlohmann::json zs = eval::run_zeroshot(z);  // named: a temporary would die before the loop
+      const nlohmann::json zs = eval::run_zeroshot(z, std::move(tasks));  // named: a temporary would die before the loop
       for (auto& [k, v] : zs.items()) r[k] = v;
     }
     r["command"] = "eval";

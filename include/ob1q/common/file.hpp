@@ -10,6 +10,7 @@ namespace ob1q {
 
 bool file_exists(const std::string& path);
 bool dir_exists(const std::string& path);
+int64_t file_bytes(const std::string& path);  // size of a file, -1 when it cannot be stat'ed
 std::string path_join(const std::string& a, const std::string& b);
 
 // Reads a whole file; transparently gunzips when the content starts with the gzip magic.

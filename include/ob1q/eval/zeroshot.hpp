@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ob1q/model/decoder.hpp"
+#include "ob1q/text/tasks.hpp"
 
 namespace ob1q::eval {
 
@@ -27,5 +28,8 @@ struct ZeroShotOptions {
 // Returns {"results": {task: {"alias", "acc,none", "acc_stderr,none", ...}}, "averages": {...},
 // "n-samples": {task: {"original", "effective"}}, "seconds": {task: s}, "model", "device", "dtype"}.
 nlohmann::json run_zeroshot(const ZeroShotOptions& opts);
+// The same in two steps, so that callers can read (and check) the tasks before a slow model load.
+std::vector<text::Task> load_tasks(const ZeroShotOptions& opts);
+nlohmann::json run_zeroshot(const ZeroShotOptions& opts, std::vector<text::Task> tasks);
 
 }  // namespace ob1q::eval

@@ -54,6 +54,8 @@ std::string quant_method_of(const std::string& dir);
 // Copies the files of a HF model directory that are not weights (tokenizer files, generation
 // config; config.json too unless `with_config` is false) into `dest`.
 void copy_companions(const std::string& source_dir, const std::string& dest, bool with_config = true);
+// Those file names (config.json first).
+const std::vector<std::string>& companion_files();
 
 at::ScalarType to_scalar_type(DType d, const std::string& where);
 DType from_scalar_type(at::ScalarType t, const std::string& where);

@@ -41,7 +41,6 @@ struct CodeLayout {
   int64_t mean_slot(size_t group, int plane) const;
   nlohmann::json to_json() const;
   static CodeLayout from_json(const nlohmann::json& j, const std::string& where);
-  bool operator==(const CodeLayout& o) const;
 };
 
 // One block of w input columns of an [m, d] linear. Scales are fp32 tensors holding values that

@@ -49,6 +49,7 @@ class PackedWeights : public io::WeightSource {
     std::string name;  // linear name, without ".weight"
     std::string layout_id;
     int64_t rows = 0, cols = 0;
+    std::vector<std::string> parts;  // the stored tensors of its packed form ("<name>.sign", ...)
   };
   const std::map<std::string, Module>& modules() const { return modules_; }
   const nlohmann::json& quantization_config() const { return qcfg_; }
@@ -57,6 +58,8 @@ class PackedWeights : public io::WeightSource {
   at::ScalarType dequant_dtype() const { return dequant_dtype_; }
   // The stored tensor `name` as it is on disk (dtype kept), on the CPU.
   at::Tensor raw(const std::string& name) const;
+  // True for stored tensors that are part of a module's packed form (not plain model tensors).
+  bool is_packed_part(const std::string& name) const { return part_of_.count(name) > 0; }
   // A module's weight in fp32 on `device`, exactly as the quantizer produced it (before the
   // rounding to the source dtype).
   at::Tensor dequantize_fp32(const Module& m, c10::Device device) const;
@@ -64,6 +67,8 @@ class PackedWeights : public io::WeightSource {
  private:
   std::string dir_;
   std::shared_ptr<io::Checkpoint> ckpt_;
+  std::shared_ptr<io::CheckpointWeights> stored_;  // the tensors as stored
+  std::map<std::string, std::string> part_of_;     // packed tensor -> its module's key
   nlohmann::json qcfg_;
   std::map<std::string, Module> modules_;  // key: "<linear>.weight"
   at::ScalarType dequant_dtype_ = at::kHalf;
