@@ -10,6 +10,8 @@
 
 #ifdef OB1Q_HAVE_BZIP2
 #include <bzlib.h>
+#else
+#include "ob1q/common/process.hpp"
 #endif
 
 namespace ob1q::text {
@@ -76,16 +78,8 @@ std::string read_text(const std::string& path) {
 #ifdef OB1Q_HAVE_BZIP2
     s = bunzip2(path, s);
 #else
-    // Built without libbz2: fall back on the bzip2 program when the system has one.
-    std::string cmd = "bzip2 -dc '" + path + "' 2>/dev/null", out;
-    if (path.find('\'') == std::string::npos) {
-      if (std::FILE* p = ::popen(cmd.c_str(), "r")) {
-        char buf[1 << 16];
-        size_t n;
-        while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-        if (::pclose(p) == 0) return out;
-      }
-    }
+    // Built without libbz2: fall back on the bzip2 program when the system has one (no shell).
+    if (auto out = run_program_output({"bzip2", "-dc", "--", path})) return *out;
     fail(path, "is bzip2-compressed, this ob1q was built without libbz2 and no bzip2 program worked: decompress it first "
                "(bunzip2 -k " + path + ", or bzcat it into a file of your own and pass that), or install libbz2-dev and rebuild");
 #endif
