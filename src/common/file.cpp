@@ -4,14 +4,15 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
 #include <zlib.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "ob1q/common/error.hpp"
+#include "ob1q/common/log.hpp"
 
 namespace ob1q {
 
@@ -62,19 +63,38 @@ std::string gunzip(const std::string& path, const std::string& raw) {
   return out;
 }
 
+// Opens `path` for reading, refusing anything but a regular file. O_NONBLOCK because opening a
+// FIFO for reading waits for a writer, possibly forever; it has no effect on regular files.
+int open_regular_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    if (S_ISDIR(st.st_mode)) fail(path, "is a directory, not a regular file");
+    fail(path, "is not a regular file (a FIFO, socket or device); give a file");
+  }
+  return fd;
+}
+
 }  // namespace
 
 std::string read_file_bytes(const std::string& path) {
-  if (dir_exists(path)) fail(path, "is a directory, expected a file");
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  int fd = open_regular_file(path);
   std::string raw;
   char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) raw.append(buf, n);
-  bool err = std::ferror(f);
-  std::fclose(f);
-  if (err) fail(path, "read error");
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      fail(path, std::string("read error: ") + std::strerror(err));
+    }
+    if (n == 0) break;
+    raw.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
   return raw;
 }
 
@@ -87,13 +107,9 @@ std::string read_file(const std::string& path) {
 }
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  int fd = open_regular_file(path);
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(path, "not a regular file");
-  }
+  ::fstat(fd, &st);
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -139,67 +155,36 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   });
 }
 
+void copy_file(const std::string& from, const std::string& to) { write_file_atomic(to, read_file_bytes(from)); }
+
+void remove_tree(const std::string& path) {
+  // std::filesystem::remove_all removes a symbolic link itself, never what it points to.
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) OB1Q_WARN("could not remove %s: %s", path.c_str(), ec.message().c_str());
+}
+
 namespace {
 
-bool dir_nonempty(const std::string& d) {
-  DIR* dir = opendir(d.c_str());
-  if (!dir) return false;
-  bool any = false;
-  while (dirent* e = readdir(dir))
-    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") any = true;
-  closedir(dir);
-  return any;
-}
-
-void remove_tree(const std::string& d) {
-  std::string cmd = "rm -rf '" + d + "'";
-  if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "warning: could not remove %s\n", d.c_str());
-}
-
-void fsync_dir(const std::string& d) {
-  int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
-std::string parent_of(const std::string& p) {
-  auto k = p.find_last_of('/');
-  return k == std::string::npos ? "." : (k == 0 ? "/" : p.substr(0, k));
+// "<name>.partial-<digits>": the staging directory of a run (output_dir.cpp names it so).
+bool is_staging_name(const std::string& name) {
+  const std::string tag = ".partial-";
+  const size_t k = name.rfind(tag);
+  if (k == std::string::npos || k == 0 || k + tag.size() == name.size()) return false;
+  return name.find_first_not_of("0123456789", k + tag.size()) == std::string::npos;
 }
 
 }  // namespace
 
-void check_output_dir(const std::string& out, bool overwrite) {
-  if (out.empty()) fail("--out", "an output directory is required");
-  if (file_exists(out)) fail(out, "exists and is a file");
-  if (dir_nonempty(out) && !overwrite) fail(out, "exists and is not empty (pass --overwrite to replace it)");
-}
-
-void copy_file(const std::string& from, const std::string& to) { write_file_atomic(to, read_file_bytes(from)); }
-
-StagingDir::StagingDir(std::string out, bool overwrite) : out_(std::move(out)) {
-  check_output_dir(out_, overwrite);
-  tmp_ = out_ + ".partial-" + std::to_string(::getpid());
-  remove_tree(tmp_);
-  if (::mkdir(tmp_.c_str(), 0755) != 0) fail(tmp_, std::string("cannot create the output directory: ") + std::strerror(errno));
-}
-
-StagingDir::~StagingDir() {
-  if (!done_) remove_tree(tmp_);
-}
-
-void StagingDir::commit() {
-  fsync_dir(tmp_);
-  std::string old;
-  if (dir_exists(out_)) {
-    old = out_ + ".old-" + std::to_string(::getpid());
-    if (std::rename(out_.c_str(), old.c_str()) != 0) fail(out_, "cannot move the previous directory aside");
-  }
-  if (std::rename(tmp_.c_str(), out_.c_str()) != 0) fail(out_, "cannot rename the finished output into place");
-  done_ = true;
-  fsync_dir(parent_of(out_));
-  if (!old.empty()) remove_tree(old);
+void refuse_unfinished_output(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  fs::path name = dir;
+  while (!name.empty() && !name.has_filename() && name.has_relative_path()) name = name.parent_path();  // "m/" -> "m"
+  if (fs::exists(dir / kUnfinishedMarker, ec) || is_staging_name(name.filename().string()))
+    fail(dir.string(), "is an unfinished ob1q output (the run that wrote it was interrupted or failed); delete it");
 }
 
 }  // namespace ob1q

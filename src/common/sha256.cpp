@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "ob1q/common/error.hpp"
+#include "ob1q/common/file.hpp"
 
 namespace ob1q {
 namespace {
@@ -77,15 +78,9 @@ std::string sha256_hex(const void* data, size_t n) {
 }
 
 std::string sha256_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) fail(path, "cannot open");
+  const MappedFile f(path);  // refuses what is not a regular file (a FIFO would block)
   Sha256 s;
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.update(buf, n);
-  bool err = std::ferror(f);
-  std::fclose(f);
-  if (err) fail(path, "read error");
+  s.update(f.data(), f.size());
   return s.hex();
 }
 

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "ob1q/common/error.hpp"
+#include "ob1q/common/interrupt.hpp"
 
 namespace ob1q::eval {
 
@@ -41,6 +42,7 @@ std::vector<LlScore> score_requests(const model::DecoderModel& m, const std::vec
   std::vector<LlScore> out(items.size());
   int64_t done = 0;
   for (size_t k = 0; k < order.size();) {
+    check_interrupt();
     const int64_t T = int64_t(items[order[k]].full.size()) - 1;  // the longest input of the batch
     int64_t B = std::max<int64_t>(1, std::min<int64_t>(int64_t(order.size() - k), budget / std::max<int64_t>(T, 1)));
     if (opts.batch_size > 0) B = std::min(B, opts.batch_size);

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "ob1q/common/error.hpp"
+#include "ob1q/common/interrupt.hpp"
 
 namespace ob1q::eval {
 
@@ -36,6 +37,7 @@ PplResult perplexity(const model::DecoderModel& m, const std::vector<int32_t>& i
   PplResult r;
   r.window_loss.reserve(n);
   for (int64_t w = 0; w < n; w += B) {
+    check_interrupt();
     const int64_t b = std::min(B, n - w);
     at::Tensor x = all.narrow(0, w, b).to(dev);
     at::Tensor logits = m.forward(x);  // [b, L, V]

@@ -78,6 +78,7 @@ void positive(const std::string& where, const char* what, int64_t v) {
 }  // namespace
 
 ModelConfig ModelConfig::load(const std::string& path) {
+  refuse_unfinished_output(path);
   std::string file = dir_exists(path) ? path_join(path, "config.json") : path;
   if (!file_exists(file)) fail(file, "missing config.json");
   json j;

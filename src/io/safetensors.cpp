@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ob1q/common/error.hpp"
+#include "ob1q/common/interrupt.hpp"
 
 namespace ob1q::io {
 
@@ -288,6 +289,7 @@ void SafetensorsWriter::write_entries(const std::string& path, size_t begin, siz
     std::vector<uint8_t> buf;
     for (size_t i = begin; i < end && ok; ++i) {
       const Entry& e = entries_[i];
+      check_interrupt();  // per tensor: a signal ends the write here, removing the temporary file
       if (e.nbytes == 0) continue;
       const std::vector<uint8_t>* src = &e.bytes;
       if (e.fill) {

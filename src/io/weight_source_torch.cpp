@@ -77,6 +77,7 @@ std::string quant_method_of(const std::string& dir) {
 }
 
 std::shared_ptr<WeightSource> open_weights(const std::string& dir) {
+  refuse_unfinished_output(dir);
   const std::string method = quant_method_of(dir);
   if (method.empty()) return CheckpointWeights::open(dir);
   WeightOpener opener;

@@ -7,6 +7,7 @@
 
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
+#include "ob1q/common/output_dir.hpp"
 #include "ob1q/common/sha256.hpp"
 #include "ob1q/io/safetensors.hpp"
 
@@ -45,7 +46,7 @@ std::vector<std::string> required_suffixes(const nlohmann::json& layout) {
 
 void write_packed(const std::string& out, const std::string& source_dir, const std::map<std::string, PackedLinear>& layers,
                   const nlohmann::json& run, const nlohmann::json& report, bool overwrite, uint64_t shard_bytes) {
-  StagingDir stage(out, overwrite);
+  StagingDir stage(out, overwrite, {{"the source model", source_dir}});
   io::copy_companions(source_dir, stage.path(), /*with_config=*/false);
   nlohmann::json config = read_json(path_join(source_dir, "config.json"));
   const io::ModelConfig mc = io::ModelConfig::load(source_dir);
@@ -125,6 +126,7 @@ void write_packed(const std::string& out, const std::string& source_dir, const s
 bool is_packed(const std::string& dir) { return io::quant_method_of(dir) == kQuantMethod; }
 
 std::shared_ptr<PackedWeights> PackedWeights::open(const std::string& dir) {
+  refuse_unfinished_output(dir);
   auto p = std::shared_ptr<PackedWeights>(new PackedWeights());
   p->dir_ = dir;
   const std::string cfg_path = path_join(dir, "config.json");

@@ -6,6 +6,7 @@
 
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
+#include "ob1q/common/output_dir.hpp"
 #include "ob1q/io/safetensors.hpp"
 #include "ob1q/pack/checkpoint.hpp"
 
@@ -21,9 +22,13 @@ const char* hf_dtype_name(at::ScalarType t) {
 }
 }  // namespace
 
-void export_dequantized(const std::string& dir, const std::string& out, at::ScalarType dtype, bool overwrite,
-                        uint64_t shard_bytes) {
+at::ScalarType export_dequantized(const std::string& dir, const std::string& out, at::ScalarType dtype, bool overwrite,
+                                  uint64_t shard_bytes) {
+  const OutputClaim claim(out, overwrite, {{"the input checkpoint", dir}});  // before reading anything
+  refuse_unfinished_output(dir);
+  if (!is_packed(dir)) fail(dir, "is not an ob1q packed checkpoint (config.json has no quantization_config for ob1q)");
   auto w = PackedWeights::open(dir);
+  if (dtype == at::ScalarType::Undefined) dtype = w->dequant_dtype();
   StagingDir stage(out, overwrite);
   io::copy_companions(dir, stage.path(), /*with_config=*/false);
 
@@ -54,6 +59,7 @@ void export_dequantized(const std::string& dir, const std::string& out, at::Scal
   if (config.contains("torch_dtype")) config["torch_dtype"] = dn;
   write_file_atomic(stage.file("config.json"), config.dump(2) + "\n");
   stage.commit();
+  return dtype;
 }
 
 }  // namespace ob1q::pack

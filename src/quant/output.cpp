@@ -6,6 +6,7 @@
 
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
+#include "ob1q/common/output_dir.hpp"
 #include "ob1q/io/safetensors.hpp"
 #include "ob1q/io/weight_source.hpp"
 
@@ -15,7 +16,7 @@ namespace ob1q::quant {
 void write_fake_quant(const std::string& out, const std::string& source_dir,
                       const std::map<std::string, at::Tensor>& replaced, const nlohmann::json& report,
                       bool overwrite) {
-  StagingDir stage(out, overwrite);
+  StagingDir stage(out, overwrite, {{"the source model", source_dir}});
   io::copy_companions(source_dir, stage.path());
   auto ckpt = io::Checkpoint::open(source_dir);
   io::SafetensorsWriter w;

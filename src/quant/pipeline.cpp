@@ -11,6 +11,8 @@
 #include "ob1q/common/device_memory.hpp"
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
+#include "ob1q/common/interrupt.hpp"
+#include "ob1q/common/output_dir.hpp"
 #include "ob1q/common/progress.hpp"
 #include "ob1q/common/sha256.hpp"
 #include "ob1q/io/weight_source.hpp"
@@ -157,11 +159,15 @@ class BlockDiagnostics {
 nlohmann::json run_quantize(const QuantizeOptions& o) {
   c10::NoGradGuard no_grad;
   const auto t_start = clock_type::now();
-  // Everything that can be checked cheaply is checked before the slow work starts.
+  // Everything that can be checked cheaply is checked before the slow work starts, the outputs
+  // first: --out is then locked for the whole run, and its staging directory exists from here on.
+  const std::vector<NamedPath> inputs = {{"--model", o.model_dir}, {"--calib-file", o.calib_file},
+                                         {"--config", o.config_file}, {"--data-dir", o.calib_file.empty() ? o.data_dir : ""}};
+  if (!o.diagnostics.empty()) check_output_file(o.diagnostics, "--diagnostics", inputs, o.out);
+  const OutputClaim claim(o.out, o.overwrite, inputs);
   const MethodInfo& info = find_method(o.method);
   Params params = resolve_params(o, info);
   auto method = info.make(params);
-  check_output_dir(o.out, o.overwrite);
   if (o.format != "packed" && o.format != "fake-quant") fail("--format", "expected packed or fake-quant, got \"" + o.format + "\"");
   if (pack::is_packed(o.model_dir)) fail(o.model_dir, "is already a packed 1-bit checkpoint; quantize its source model");
   if (o.nsamples <= 0) fail("--nsamples", "must be positive");
@@ -188,6 +194,7 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
   auto stream = [&] { return at::empty({n, L, m->config().hidden_size}, at::TensorOptions().dtype(lo.dtype).device(dev)); };
   at::Tensor inps = stream(), outs = stream(), fp_inps, fp_outs;
   for (int64_t s = 0; s < n; ++s) {
+    check_interrupt();
     at::Tensor ids = at::tensor(calib.windows[s], at::kInt).to(at::kLong).unsqueeze(0).to(dev);
     inps[s].copy_(m->embed(ids)[0]);
   }
@@ -215,6 +222,7 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
     };
     model::LinearObserver obs_fp = [&](const std::string& name, const at::Tensor& x) { cross.observe(name, x, true); };
     for (int64_t s = 0; s < n; ++s) {
+      check_interrupt();
       outs[s].copy_(blk.forward(inps.narrow(0, s, 1), &obs_q)[0]);
       stats.end_sequence();
       if (fp_stream) {
@@ -224,6 +232,7 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
     }
     // 2. quantize every linear (statistics are frozen, so order does not matter) ...
     auto quantize_linear = [&](const std::string& name, model::Linear* lin, const StatsCollector& st, const CrossGrams& cg) {
+      check_interrupt();
       const std::string full = m->block_prefix(b) + name;
       auto t0 = clock_type::now();
       const HessianAccumulator& h = st.get(name);
@@ -270,6 +279,7 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
         for (auto& [name, lin] : blk.linears()) std::swap(lin->weight, fp_weights.at(name));
       };
       for (int64_t s = 0; s < n; ++s) {
+        check_interrupt();
         blk.forward(inps.narrow(0, s, 1), &obs_q2);
         stats2.end_sequence();
         if (cross2.any()) {
@@ -285,6 +295,7 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
     // 3. propagate the q-stream through the quantized block (and measure it against the FP block)
     BlockDiagnostics diag;
     for (int64_t s = 0; s < n; ++s) {
+      check_interrupt();
       at::Tensor y = blk.forward(inps.narrow(0, s, 1))[0];
       if (!o.diagnostics.empty()) diag.add(y, outs[s], fp_outs[s]);
       outs[s].copy_(y);
@@ -321,7 +332,6 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
       {"bits_per_weight", weights > 0 ? nlohmann::json(weighted_bits / weights) : nlohmann::json()},
       {"blocks", blocks},
       {"layers", layers}};
-  if (!o.diagnostics.empty()) write_file_atomic(o.diagnostics, report.dump(2) + "\n");
   if (o.format == "packed") {
     nlohmann::json run = {{"tool", report["tool"]}, {"method", o.method}, {"params", report["params"]},
                           {"calibration", report["calibration"]}, {"bits_per_weight", report["bits_per_weight"]}};
@@ -329,6 +339,8 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
   } else {
     write_fake_quant(o.out, o.model_dir, quantized, report, o.overwrite);
   }
+  // After the checkpoint: failing to write the diagnostics must not cost the run.
+  if (!o.diagnostics.empty()) write_file_atomic(o.diagnostics, report.dump(2) + "\n");
   const std::string where = peak >= 0 ? std::to_string(peak / (1 << 20)) + " MiB peak device memory" : "host";
   OB1Q_INFO("quantized %zu linears in %s (%s); wrote %s", layers.size(), format_duration(seconds).c_str(), where.c_str(),
             o.out.c_str());

@@ -9,6 +9,7 @@
 #include "ob1q/common/log.hpp"
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
+#include "ob1q/common/output_dir.hpp"
 #include "ob1q/io/config.hpp"
 #include "ob1q/io/weight_source.hpp"
 
@@ -35,9 +36,13 @@ void resolve_run(const GlobalOptions& g, const RunContext& run) {
   apply(g);
   if (run.model_dir.empty()) run.model_dir = default_model();
   if (run.data_dir.empty()) run.data_dir = default_data_dir();
+  refuse_unfinished_output(run.model_dir);  // before the tokenizer or the data are read
   run.device = resolve_device(g.device);
   run.dtype = resolve_dtype(g.dtype, run.model_dir, run.device);
   run.progress = g.json != "-";
+  // Written at the end of the run: a path that cannot be written must fail now, not then.
+  if (!g.json.empty() && g.json != "-")
+    check_output_file(g.json, "--json", {{"--model", run.model_dir}, {"--data-dir", run.data_dir}});
 }
 
 c10::Device resolve_device(const std::string& spec) {

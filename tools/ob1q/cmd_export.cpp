@@ -1,7 +1,6 @@
 // ob1q export --dequantize: a packed checkpoint as a plain HF checkpoint that transformers,
 // vLLM and lm-evaluation-harness load.
 #include "cli.hpp"
-#include "ob1q/common/error.hpp"
 #include "ob1q/common/log.hpp"
 #include "ob1q/io/weight_source.hpp"
 #include "ob1q/pack/checkpoint.hpp"
@@ -25,10 +24,9 @@ void register_export(CLI::App& app) {
   cmd->add_option("--log-level", st->log_level, "trace|debug|info|warn|error|off")->capture_default_str();
   cmd->callback([st] {
     log::set_level(st->log_level);
-    if (!pack::is_packed(st->dir)) fail(st->dir, "is not an ob1q packed checkpoint (config.json has no quantization_config for ob1q)");
-    auto w = pack::PackedWeights::open(st->dir);
-    const at::ScalarType dt = st->dtype.empty() ? w->dequant_dtype() : io::parse_float_dtype(st->dtype);
-    pack::export_dequantized(st->dir, st->out, dt, st->overwrite, uint64_t(st->shard_mib * (1 << 20)));
+    const at::ScalarType asked = st->dtype.empty() ? at::ScalarType::Undefined : io::parse_float_dtype(st->dtype);
+    const at::ScalarType dt =
+        pack::export_dequantized(st->dir, st->out, asked, st->overwrite, uint64_t(st->shard_mib * (1 << 20)));
     OB1Q_INFO("exported %s -> %s (%s)", st->dir.c_str(), st->out.c_str(), io::float_dtype_name(dt));
   });
 }

@@ -7,6 +7,7 @@
 
 #include "cli.hpp"
 #include "ob1q/common/error.hpp"
+#include "ob1q/common/interrupt.hpp"
 #include "ob1q/pack/checkpoint.hpp"
 
 int main(int argc, char** argv) {
@@ -20,10 +21,15 @@ int main(int argc, char** argv) {
   ob1q::cli::register_export(app);
   ob1q::cli::register_demo(app);
   ob1q::pack::register_format();  // packed checkpoints open wherever a model directory is accepted
+  ob1q::install_interrupt_handlers();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const ob1q::Interrupted& e) {
+    // Unwinding already removed the staging directory and the lock (RAII).
+    std::fprintf(stderr, "ob1q: interrupted (%s); nothing was written\n", e.signal_name());
+    return e.exit_code();
   } catch (const ob1q::Error& e) {
     std::fprintf(stderr, "ob1q: error: %s\n", e.what());
     return 1;

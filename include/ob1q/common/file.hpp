@@ -1,5 +1,6 @@
 // Small file helpers shared by every area: whole-file reads (gzip aware), read-only mappings,
 // and atomic writes (temporary file, fsync, rename) so that no half-written output survives.
+// Output directories (checks before work, the run lock, staging) are in output_dir.hpp.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -14,7 +15,7 @@ int64_t file_bytes(const std::string& path);  // size of a file, -1 when it cann
 std::string path_join(const std::string& a, const std::string& b);
 
 // Reads a whole file; transparently gunzips when the content starts with the gzip magic.
-// Throws Error("<path>: ...") when missing or unreadable.
+// Throws Error("<path>: ...") when missing, unreadable or not a regular file (a FIFO would block).
 std::string read_file(const std::string& path);
 // The bytes as stored (no decompression).
 std::string read_file_bytes(const std::string& path);
@@ -41,26 +42,18 @@ class MappedFile {
 void write_file_atomic(const std::string& path, const std::function<void(std::FILE*)>& fill);
 void write_file_atomic(const std::string& path, const std::string& content);
 
-// Refuses an existing non-empty directory `out` unless `overwrite` (checked before slow work).
-void check_output_dir(const std::string& out, bool overwrite);
 void copy_file(const std::string& from, const std::string& to);  // atomic, fsynced
-// An output directory written atomically: everything goes into <out>.partial-<pid>, which
-// commit() fsyncs and renames to <out> (moving a previous <out> aside first and removing it
-// after). Destroyed without commit() -- an error, an interrupt -- it removes the staging
-// directory, so nothing that looks like a finished output is ever left behind.
-class StagingDir {
- public:
-  StagingDir(std::string out, bool overwrite);
-  ~StagingDir();
-  StagingDir(const StagingDir&) = delete;
-  StagingDir& operator=(const StagingDir&) = delete;
-  const std::string& path() const { return tmp_; }
-  std::string file(const std::string& name) const { return path_join(tmp_, name); }
-  void commit();
 
- private:
-  std::string out_, tmp_;
-  bool done_ = false;
-};
+// Removes a directory tree (or a file, or a symbolic link) without following symbolic links out
+// of it; a failure is logged, not thrown (it runs on error and interrupt paths).
+void remove_tree(const std::string& path);
+
+// The file StagingDir (output_dir.hpp) puts first into a directory it is writing and removes just
+// before the directory is renamed into place: its presence means "unfinished".
+constexpr const char* kUnfinishedMarker = "ob1q_unfinished";
+// Refuses a model directory (or a file inside one) that an interrupted or failed run was writing:
+// it holds kUnfinishedMarker or is named <out>.partial-<pid>. Every reader of a model directory
+// calls it first.
+void refuse_unfinished_output(const std::string& path);
 
 }  // namespace ob1q

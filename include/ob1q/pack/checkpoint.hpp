@@ -83,8 +83,10 @@ void register_format();
 nlohmann::json inspect(const std::string& dir, bool verify_hashes);
 
 // `ob1q export --dequantize`: a plain HF checkpoint (config without quantization_config, every
-// tensor in `dtype`), written atomically, one tensor in memory at a time.
-void export_dequantized(const std::string& dir, const std::string& out, at::ScalarType dtype, bool overwrite,
-                        uint64_t shard_bytes = kDefaultShardBytes);
+// tensor in `dtype`; Undefined = the source checkpoint's dequant dtype), written atomically, one
+// tensor in memory at a time. The output is claimed (output_dir.hpp) before `dir` is read; it must
+// not be, contain or lie inside `dir`. Returns the dtype written.
+at::ScalarType export_dequantized(const std::string& dir, const std::string& out, at::ScalarType dtype, bool overwrite,
+                                  uint64_t shard_bytes = kDefaultShardBytes);
 
 }  // namespace ob1q::pack
