@@ -9,6 +9,6 @@ scripts/setup.sh
 TARGET=ob1q scripts/build.sh >/dev/null
 build=${BUILD_DIR:-build}
 if [ -z "${OB1Q_MODEL:-}" ] && [ ! -d ../shared/models/llama-s ] && [ ! -f demo/model/config.json ]; then
-  "$build/ob1q" demo --out demo
+  "$build/ob1q" demo --out demo --overwrite
 fi
 exec "$build/ob1q" eval "$@"
