@@ -7,12 +7,19 @@ Panels: (1) block output error (mse) per decoder block, activation-conditioned (
 the FP block on the same quantized inputs) and true output (vs the FP model's stream), one line
 pair per run; (2) mean token cosine of the same; (3) token-similarity (TS) matrix error; (4) for OA
 runs, the final FC's block loss under the ARB-RC initialisation and after OA, per decoder block.
-Needs matplotlib (Debian: python3-matplotlib)."""
+Requirements: Python >= 3.8 and matplotlib >= 3.3 (Debian: python3-matplotlib; the version that
+drew results/sweep_*/fig_*.png was not recorded). A missing package ends the script with one line
+naming it and exit status 2."""
 import json, os, re, sys
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ModuleNotFoundError as e:  # one clear line instead of a traceback; 2 = a requirement is missing
+    pkg = (e.name or str(e)).split(".")[0]
+    print(f"{os.path.basename(sys.argv[0])}: needs the Python package '{pkg}' (pip install {pkg})", file=sys.stderr)
+    sys.exit(2)
 
 if len(sys.argv) < 3:
     sys.exit(__doc__)

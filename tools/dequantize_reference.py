@@ -4,11 +4,20 @@
 An independent reading of the format, used to check ob1q's own reader:
   python3 tools/dequantize_reference.py PACKED_DIR --compare HF_DIR   # bit-exact vs `ob1q export`
   python3 tools/dequantize_reference.py PACKED_DIR --out weights.safetensors
+
+Requirements: Python >= 3.8, torch and safetensors (known to work: torch 2.11.0 with the
+safetensors release pip installed next to it; its version was not recorded). CPU is enough.
+A missing package ends the script with one line naming it and exit status 2.
 """
 import argparse, json, os, sys
-import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
+try:
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+except ModuleNotFoundError as e:  # one clear line instead of a traceback; 2 = a requirement is missing
+    pkg = (e.name or str(e)).split(".")[0]
+    print(f"{os.path.basename(sys.argv[0])}: needs the Python package '{pkg}' (pip install {pkg})", file=sys.stderr)
+    sys.exit(2)
 
 def unbits(b, n):  # U8 [..., ceil(n/8)] LSB-first -> bool [..., n]
     bits = (b.long().unsqueeze(-1) >> torch.arange(8)) & 1

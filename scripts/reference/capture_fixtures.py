@@ -5,14 +5,24 @@ Writes, under --out:
   tokenizers.json        expected ids of hard strings for every tokenizer we support
   tiny/<name>/           small random HF checkpoints (config.json + safetensors) and
                          expected.safetensors = {input_ids, logits} computed by transformers in fp32
-  calib_windows.json     §5.3 C4 calibration draws (doc index, offset, sha256) for llama-s and opt-s
+  calib_windows.json     §3 C4 calibration draws (doc index, offset, sha256) for llama-s and opt-s
 These are committed under tests/fixtures/ and asserted by the C++ tests.
+
+Requirements: Python >= 3.8, torch, transformers (with its tokenizers), safetensors, numpy; known
+to work: torch 2.11.0+cu130 and transformers 5.17.0 (recorded in tests/fixtures/report.json).
+A missing package ends the script with one line naming it and exit status 2.
 """
 import argparse, gzip, hashlib, json, os, random, shutil, sys, tempfile
 
-import torch
-import transformers
-from safetensors.torch import save_file
+try:
+    import numpy  # noqa: F401 (torch's .numpy() below needs it)
+    import torch
+    import transformers
+    from safetensors.torch import save_file
+except ModuleNotFoundError as e:  # one clear line instead of a traceback; 2 = a requirement is missing
+    pkg = (e.name or str(e)).split(".")[0]
+    print(f"{os.path.basename(sys.argv[0])}: needs the Python package '{pkg}' (pip install {pkg})", file=sys.stderr)
+    sys.exit(2)
 
 p = argparse.ArgumentParser()
 p.add_argument("--shared", required=True, help="copy of ../shared (models/, data/)")
@@ -159,7 +169,7 @@ torch.manual_seed(5)
 save_tiny("opt-untied-fp16", OPTForCausalLM(opt_cfg(tie_word_embeddings=False)), ids, dtype=torch.float16)
 
 
-# ---------------------------------------------------------------- calibration windows (§5.3)
+# ---------------------------------------------------------------- calibration windows (§3)
 def c4_docs(path):
     with gzip.open(path, "rt", encoding="utf-8") as f:
         return [json.loads(l)["text"] for l in f]

@@ -1,12 +1,21 @@
 #!/usr/bin/env python3
-"""Reference perplexity with HF transformers, same protocol as `ob1q eval` (methods.md §5.4):
+"""Reference perplexity with HF transformers, same protocol as `ob1q eval` (docs/methods.md §21):
 one tokenization of the whole stream (single BOS), non-overlapping windows, one window per
-forward (as the research code does), ppl = exp(mean window loss). Prints JSON shaped like ob1q's."""
-import argparse, gzip, hashlib, json, math, os, time
+forward (as the research code does), ppl = exp(mean window loss). Prints JSON shaped like ob1q's.
 
-import numpy as np
-import torch
-import transformers
+Requirements: a CUDA GPU; Python >= 3.8, numpy, torch, transformers (known to work: torch 2.11.0
+and transformers 5.17.0; `from_pretrained(dtype=...)` is transformers 5's spelling). A missing
+package ends the script with one line naming it and exit status 2."""
+import argparse, gzip, hashlib, json, math, os, sys, time
+
+try:
+    import numpy as np
+    import torch
+    import transformers
+except ModuleNotFoundError as e:  # one clear line instead of a traceback; 2 = a requirement is missing
+    pkg = (e.name or str(e)).split(".")[0]
+    print(f"{os.path.basename(sys.argv[0])}: needs the Python package '{pkg}' (pip install {pkg})", file=sys.stderr)
+    sys.exit(2)
 
 p = argparse.ArgumentParser()
 p.add_argument("--model", required=True)

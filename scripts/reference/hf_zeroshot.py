@@ -10,10 +10,18 @@ ids = enc(context + continuation)[len(enc(context)):], no special tokens), runs 
 among the first --per-task requests.
 
   python3 scripts/reference/hf_zeroshot.py --model M --requests R.jsonl --per-task 100 --json out.json
+
+Requirements: a CUDA GPU; Python >= 3.8, torch, transformers (known to work: torch 2.11.0 and
+transformers 5.17.0). A missing package ends the script with one line naming it and exit status 2.
 """
-import argparse, collections, json, math
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+import argparse, collections, json, math, os, sys
+try:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+except ModuleNotFoundError as e:  # one clear line instead of a traceback; 2 = a requirement is missing
+    pkg = (e.name or str(e)).split(".")[0]
+    print(f"{os.path.basename(sys.argv[0])}: needs the Python package '{pkg}' (pip install {pkg})", file=sys.stderr)
+    sys.exit(2)
 
 
 def encode_pair(tok, context, continuation):

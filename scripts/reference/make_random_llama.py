@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
 """Write a LLaMA-2-7B-shaped checkpoint with random fp16 weights (GPU machine; transformers),
 cut to --layers decoder blocks, with the LLaMA-2 tokenizer copied next to it. Used by
-scripts/bench_quant_scaling.sh to time quantization at real layer sizes."""
-import argparse, os, shutil
+scripts/bench_quant_scaling.sh to time quantization at real layer sizes.
 
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+Requirements: a CUDA GPU; Python >= 3.8, torch, transformers (known to work: torch 2.11.0 and
+transformers 5.17.0). A missing package ends the script with one line naming it and exit status 2."""
+import argparse, os, shutil, sys
+
+try:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+except ModuleNotFoundError as e:  # one clear line instead of a traceback; 2 = a requirement is missing
+    pkg = (e.name or str(e)).split(".")[0]
+    print(f"{os.path.basename(sys.argv[0])}: needs the Python package '{pkg}' (pip install {pkg})", file=sys.stderr)
+    sys.exit(2)
 
 p = argparse.ArgumentParser()
 p.add_argument("--out", required=True)

@@ -136,7 +136,7 @@ nlohmann::json run_zeroshot(const ZeroShotOptions& o, std::vector<text::Task> ta
   return {{"model", o.model_dir},
           {"device", o.load.device.str()},
           {"dtype", io::float_dtype_name(o.load.dtype)},
-          {"protocol", "lm-evaluation-harness 0-shot (methods.md 5.5)"},
+          {"protocol", "lm-evaluation-harness 0-shot (docs/methods.md §22)"},
           {"results", results},
           {"averages", averages},
           {"n-samples", samples},

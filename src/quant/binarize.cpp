@@ -1,4 +1,4 @@
-// The binarizers of methods.md §3: BiLLM's residual binarizer (braq), ARB, ARB-X and ARB-RC.
+// The binarizers of methods.md §9-§12: BiLLM's residual binarizer (braq), ARB, ARB-X and ARB-RC.
 // All work on one block W [m, beta] (fp32) and one mask group M; every result is zero outside M.
 // The references compute masked statistics as NaN-means and rely on sign(NaN) = 0; here every
 // statistic is an explicit masked sum divided by the masked count (empty row/column -> 0), and
@@ -13,8 +13,8 @@
 namespace ob1q::quant {
 namespace {
 
-constexpr double kLsqEps = 1e-8;    // ARB / ARB-RC least-squares denominators (§3.2, §3.4)
-constexpr double kCalibEps = 1e-10;  // ARB-X calibration denominators (§3.3)
+constexpr double kLsqEps = 1e-8;    // ARB / ARB-RC least-squares denominators (§10, §12)
+constexpr double kCalibEps = 1e-10;  // ARB-X calibration denominators (§11)
 
 void check_inputs(const char* where, const at::Tensor& W, const at::Tensor& M, int order) {
   TORCH_CHECK(W.dim() == 2 && W.scalar_type() == at::kFloat, where, ": W must be a 2-D float32 tensor");
@@ -33,7 +33,7 @@ at::Tensor masked_mean(const at::Tensor& A_masked, const at::Tensor& cnt, int64_
 // Per-row quadratic form x_r S y_r^T for all rows at once, given xS = x.mm(S).
 at::Tensor row_form(const at::Tensor& xS, const at::Tensor& y) { return (xS * y).sum(1, /*keepdim=*/true); }
 
-// ---- ARB-RC (§3.4) -------------------------------------------------------------------------
+// ---- ARB-RC (§12) --------------------------------------------------------------------------
 struct RcState {
   at::Tensor a;  // [m, 1]
   at::Tensor c;  // [1, beta]
@@ -115,7 +115,7 @@ ArbState arb_state(const at::Tensor& W, const at::Tensor& Mf, int order, int ite
   const at::Tensor Xm = W * Mf;
   const at::Tensor cnt = Mf.sum(1, true);
   ArbState s;
-  // Initialisation = R_order (§3.1), keeping each plane; the total mean is the sum of the means.
+  // Initialisation = R_order (§9), keeping each plane; the total mean is the sum of the means.
   for (int o = 0; o < order; ++o) {
     const at::Tensor Rz = o == 0 ? Xm : Xm - s.W_hat;
     const at::Tensor mu_o = masked_mean(Rz, cnt, 1);
@@ -195,7 +195,7 @@ ArbResult arb_x_params(const at::Tensor& W, const at::Tensor& M, int order, cons
 
   // B is frozen in this phase, so every row quadratic form x_r S y_r^T between w, m and the
   // b's is a constant: compute them once (O(m beta^2)) and iterate on per-row scalars
-  // (algebraically the same updates as §3.3, without a beta x beta product per iteration).
+  // (algebraically the same updates as §11, without a beta x beta product per iteration).
   const at::Tensor w = W * Mf;
   const at::Tensor mS = Mf.mm(Sf);
   const at::Tensor wSm = row_form(w.mm(Sf), Mf);
@@ -249,7 +249,7 @@ RcResult arb_rc(const at::Tensor& W, const at::Tensor& M, int order, int iters) 
     }
     rc_als_step(p[0], Wm - p[1].plane());
     rc_als_step(p[1], Wm - p[0].plane());
-    // Signed k's: a and c are least-squares values and may be negative (§3.4).
+    // Signed k's: a and c are least-squares values and may be negative (§12).
     std::vector<at::Tensor> B = detail::joint_sign(Wm, p[0].a * p[0].c, p[1].a * p[1].c, Mf);
     p[0].B = B[0];
     p[1].B = B[1];

@@ -10,13 +10,13 @@
 
 namespace ob1q::quant::detail {
 
-// BiLLM residual binarizer R_k (methods.md §3.1) on the last two dims: X [m, w] or [C, m, w],
+// BiLLM residual binarizer R_k (methods.md §9) on the last two dims: X [m, w] or [C, m, w],
 // Mf broadcastable to [C, m, w] (e.g. [C, 1, w] for column masks). Returns W_hat [C, m, w]
 // (or [m, w]), zero outside the mask.
 at::Tensor braq_batched(const at::Tensor& X, const at::Tensor& Mf, int order);
 at::Tensor braq_impl(const at::Tensor& X, const at::Tensor& Mf, int order, BraqResult* params);
 
-// ARB state after its alternating iterations (§3.2): what ARB-X's calibration phase starts from.
+// ARB state after its alternating iterations (§10): what ARB-X's calibration phase starts from.
 // mu [m, 1]; alpha[o] [m, 1]; B[o] [m, beta] in {-1, 0, +1}, zero outside the mask.
 struct ArbState {
   at::Tensor mu;
@@ -26,14 +26,14 @@ struct ArbState {
 };
 ArbState arb_state(const at::Tensor& W, const at::Tensor& Mf, int order, int iters);
 
-// §3.2 step 3 / §3.4 step 3: per entry, the candidate (±k1 ± k2) nearest to D, first index on
+// §10 step 3 / §12 step 3: per entry, the candidate (±k1 ± k2) nearest to D, first index on
 // ties, in the order (−,−), (−,+), (+,−), (+,+). Returns {B1, B2} in {−1, +1}, multiplied by Mf.
 std::vector<at::Tensor> joint_sign(const at::Tensor& D, const at::Tensor& k1, const at::Tensor& k2,
                                    const at::Tensor& Mf);
 
 // ---- candidate errors of the structure search (search_errors.cpp) ----------------------------
 
-// §2.4: e_i * m * beta for i = 1..up_lim-1 salient columns taken from the front of `top`
+// §6: e_i * m * beta for i = 1..up_lim-1 salient columns taken from the front of `top`
 // (sum of squared residuals of R2 on the salient and on the other columns). [up_lim-1] float32.
 at::Tensor column_count_errors(const at::Tensor& Psi, const at::Tensor& top, int up_lim);
 

@@ -1,5 +1,5 @@
 // From the binarizers' parameters to the stored block code (pack/binary_code.hpp): the group
-// layout of each §2.6 structure and the planes of every group.
+// layout of each §8 structure and the planes of every group.
 #include <ATen/ATen.h>
 
 #include "ob1q/common/error.hpp"

@@ -1,4 +1,4 @@
-// OA block refinement (methods.md §4.5-4.7): ARB-RC initialisation of every plane of the block,
+// OA block refinement (methods.md §18-§19): ARB-RC initialisation of every plane of the block,
 // then the paper's schedule of closed-form steps (oa_updates.cpp) per plane, with the planes
 // coupled jointly (block-coordinate descent on the block loss) or independently per group.
 #include <ATen/ATen.h>
@@ -105,13 +105,13 @@ double loss_from_target(const at::Tensor& T, const at::Tensor& S_hat, const at::
   return (-2 * (T.to(at::kDouble) * Wh).sum() + (Wh.mm(S_hat.to(at::kDouble)) * Wh).sum()).item<double>();
 }
 
-// AMP matrix (§4.2 and §4.7 #1): M = T^T T, or the literal mislabel (W S_hat)^T (W S_hat).
+// AMP matrix (§15 and §19 #1): M = T^T T, or the literal mislabel (W S_hat)^T (W S_hat).
 at::Tensor amp_matrix(const at::Tensor& T, const at::Tensor& W, const at::Tensor& S_hat, bool cross) {
   const at::Tensor F = cross ? T : W.mm(S_hat);
   return F.t().mm(F);
 }
 
-// §4.5 for one plane. `after(kind, it)` runs after every step.
+// §18 for one plane. `after(kind, it)` runs after every step.
 void run_schedule(OaPlane& p, const OaPlaneProblem& q, const Config& c, const OaOptions& o,
                   const std::function<void(char, int)>& after) {
   for (int it = 0; it < o.iters; ++it) {
@@ -144,11 +144,11 @@ at::Tensor oa_refine_block(const at::Tensor& W, const at::Tensor& S_hat, const a
                            const BlockStructure& st, const OaOptions& opt, OaBlockStats* stats) {
   const Config cfg = parse(opt);
   check_inputs(W, S_hat, C, st);
-  const at::Tensor T = W.mm(opt.cross_transpose ? C.t() : C);  // §4.7 #5
-  const at::Tensor N = cfg.n_gram_quant ? S_hat : C;           // §4.7 #3
+  const at::Tensor T = W.mm(opt.cross_transpose ? C.t() : C);  // §19 #5
+  const at::Tensor N = cfg.n_gram_quant ? S_hat : C;           // §19 #3
   const at::Tensor N_off = N - at::diag(at::diag(N));
 
-  // Initialisation (§4.6): ARB-RC per group; its B = 0 (exact zero weights) becomes +1.
+  // Initialisation (§18): ARB-RC per group; its B = 0 (exact zero weights) becomes +1.
   std::vector<Slot> slots;
   at::Tensor W_arbrc = at::zeros_like(W);
   at::Tensor coverage = at::zeros_like(W);
@@ -192,7 +192,7 @@ at::Tensor oa_refine_block(const at::Tensor& W, const at::Tensor& S_hat, const a
         T_base = T_group[s.group];
         M = M_group[s.group];
       }
-      q.T = T_base - rest.mm(S_hat);  // T_eff (§4.6): the rest's share of the quadratic term
+      q.T = T_base - rest.mm(S_hat);  // T_eff (§18): the rest's share of the quadratic term
       if (amp) {
         q.M = M;
         q.R_rest = rest.mm(M);

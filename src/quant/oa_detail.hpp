@@ -1,6 +1,6 @@
-// Internals of the OA refinement (methods.md §4): the closed-form steps of one binary plane
+// Internals of the OA refinement (methods.md §15-§18): the closed-form steps of one binary plane
 // (oa_updates.cpp) that oa.cpp schedules over the planes of a block. Exposed for the white-box
-// tests of §4.8. Everything is fp32 on the inputs' device except the beta x beta s_in solve.
+// checks of §18. Everything is fp32 on the inputs' device except the beta x beta s_in solve.
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -23,7 +23,7 @@ struct OaPlane {
   at::Tensor reconstruction() const;  // s_out_r B_G,rj s_in_j
 };
 
-// What a plane's updates see (§4.3, §4.6): the (effective) linear target, the quadratic Gram,
+// What a plane's updates see (§16, §18): the (effective) linear target, the quadratic Gram,
 // the Gram of the B step's quadratic term (S_hat, or C for --oa-n-gram cross) with its diagonal
 // removed, and for AMP the matrix M with R_rest = (reconstruction of everything but this plane) M.
 struct OaPlaneProblem {
@@ -34,12 +34,12 @@ struct OaPlaneProblem {
   at::Tensor R_rest;  // [m, beta];   undefined when AMP is off
 };
 
-// §4.3-1: the row-wise exact s_out* (rows whose quadratic form is 0, e.g. empty in G, keep s_out).
+// §16 (1): the row-wise exact s_out* (rows whose quadratic form is 0, e.g. empty in G, keep s_out).
 at::Tensor oa_s_out_star(const OaPlane& p, const OaPlaneProblem& q);
-// §4.3-2: s_in* from (S_hat ⊙ K) s_in = v over the active channels, solved on the CPU in fp64;
+// §16 (2): s_in* from (S_hat ⊙ K) s_in = v over the active channels, solved on the CPU in fp64;
 // inactive channels keep s_in.
 at::Tensor oa_s_in_star(const OaPlane& p, const OaPlaneProblem& q, OaSolver solver);
-// §4.3-3: Gd = diag(s_out^2) B_G diag(s_in) N_off diag(s_in) - diag(s_out) T diag(s_in), on G.
+// §16 (3): Gd = diag(s_out^2) B_G diag(s_in) N_off diag(s_in) - diag(s_out) T diag(s_in), on G.
 at::Tensor oa_gd(const OaPlane& p, const OaPlaneProblem& q);
 // The matrix D whose sign the B step opposes, B* = -sign(D), for each --oa-bform:
 // exact D = Gd; signfixed-2p D = Q - 2P; literal (the paper's sign(N_F B K - 2P)) D = 2P - Q,
@@ -48,7 +48,7 @@ at::Tensor oa_b_direction(const OaPlane& p, const OaPlaneProblem& q, OaBForm for
 // B* = -sign(D) on G, the current B where D == 0; 0 outside G.
 at::Tensor oa_b_star(const at::Tensor& BG, const at::Tensor& D);
 
-// §4.4 gates at the current parameters, with R = R_rest + reconstruction() M.
+// §17 gates at the current parameters, with R = R_rest + reconstruction() M.
 struct OaGates {
   at::Tensor g_out;  // [m]
   at::Tensor g_in;   // [beta]

@@ -1,8 +1,8 @@
-// The closed-form steps of one OA plane (methods.md §4.3) and the AMP gates (§4.4).
+// The closed-form steps of one OA plane (methods.md §16) and the AMP gates (§17).
 // Plane: W_hat_p = diag(s_out) B_G diag(s_in); plane loss -2<T, W_hat_p> + <W_hat_p S, W_hat_p>
-// (T is the effective target, which already contains the rest of the block, §4.6).
+// (T is the effective target, which already contains the rest of the block, §18).
 // Everything stays on the inputs' device in fp32; only the beta x beta s_in system goes to the
-// CPU in fp64 (the spec's solver; CUDA's lstsq has no rank-revealing driver).
+// CPU in fp64 (--oa-solver gelsd-cpu-f64; CUDA's lstsq has no rank-revealing driver).
 #include <ATen/ATen.h>
 
 #include <limits>
@@ -12,13 +12,13 @@
 namespace ob1q::quant::detail {
 namespace {
 
-constexpr double kPinvRcond = 1e-6;  // --oa-solver pinv (§4.3-2)
+constexpr double kPinvRcond = 1e-6;  // --oa-solver pinv (§16 (2))
 
 at::Tensor col(const at::Tensor& v) { return v.unsqueeze(1); }  // [m] -> [m, 1]
 at::Tensor row(const at::Tensor& v) { return v.unsqueeze(0); }  // [beta] -> [1, beta]
 
 // The B step's D from the quadratic part Q = diag(s_out^2) B_G diag(s_in) N_off diag(s_in) and
-// the linear part P = diag(s_out) T diag(s_in) (§4.3-3 and the --oa-bform variants of §4.7 #4).
+// the linear part P = diag(s_out) T diag(s_in) (§16 (3) and the --oa-bform variants of §19 #4).
 at::Tensor combine_direction(const at::Tensor& Q, const at::Tensor& P, OaBForm form) {
   switch (form) {
     case OaBForm::Exact: return Q - P;

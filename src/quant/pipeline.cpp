@@ -123,7 +123,7 @@ class CrossGrams {
   std::map<std::string, at::Tensor> x_q_, x_fp_, C_;
 };
 
-// methods.md §6: per block, the quantized block's output on the q-stream against the FP block on
+// methods.md §23: per block, the quantized block's output on the q-stream against the FP block on
 // the same inputs (activation-conditioned) and against the FP stream (true output): mse, mean
 // token cosine, and the token-similarity (TS = N(Y) N(Y)^T) mse.
 class BlockDiagnostics {

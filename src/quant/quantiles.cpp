@@ -1,4 +1,4 @@
-// Break-point quantiles of methods.md §2.5, computed the way the references get them: float32
+// Break-point quantiles of methods.md §7, computed the way the references get them: float32
 // levels from LibTorch's CPU linspace and NumPy's 'linear' quantile evaluated in float32
 // (NumPy >= 2 keeps float32 inputs in float32, including the two-sided interpolation).
 #include <ATen/ATen.h>

@@ -1,9 +1,9 @@
-// Candidate errors of the structure search (methods.md §2.4-2.5), evaluated for all candidates of
+// Candidate errors of the structure search (methods.md §6-§7), evaluated for all candidates of
 // a block with a handful of large tensor ops and no host round trip per candidate.
 //
 // Split errors in closed form: a split at p puts |x| < p in the low group and the rest in the
 // high group, so on each row sorted by value the low group is one index range and the high group
-// two. Every statistic of the residual binarizer (§3.1) on a union of ranges follows from prefix
+// two. Every statistic of the residual binarizer (§9) on a union of ranges follows from prefix
 // sums of x and x^2 and from the position of its mean in the sorted row (searchsorted): with
 // n entries, mu = Sx/n, d = x - mu, alpha = sum|d|/n, the residual is d - alpha sgn0(d) and
 //   SSE = sum d^2 - 2 alpha sum|d| + alpha^2 #(d != 0).

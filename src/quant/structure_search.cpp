@@ -1,5 +1,5 @@
-// Per-block structure search of methods.md §2.4-2.6 (salient column count, CGB split of the
-// salient columns, magnitude split of the rest) and the block binarization of §3.5.
+// Per-block structure search of methods.md §6-§8 (salient column count, CGB split of the
+// salient columns, magnitude split of the rest) and the block binarization of §8.
 // Every search runs on the saliency matrix Psi, not on W; only binarize_block touches W.
 // The candidate errors (search_errors.cpp) are evaluated for all candidates of a block at once,
 // with one transfer of the error vector to the host per search.
@@ -40,7 +40,7 @@ std::vector<float> break_points(const at::Tensor& pool) {
   return p;
 }
 
-// §2.5(b) CGB: split of the salient submatrix Psi_s [m, k] at |Psi| >= p; pool = the non-zero
+// §7(b) CGB: split of the salient submatrix Psi_s [m, k] at |Psi| >= p; pool = the non-zero
 // |Psi| on the salient columns; error with R2 on both sides. Entries outside the salient columns
 // add the same constant to every candidate and are left out. Returns the chosen p.
 float cgb_split(const at::Tensor& Psi_s) {
@@ -53,7 +53,7 @@ float cgb_split(const at::Tensor& Psi_s) {
   return p[static_cast<size_t>(first_min(detail::split_errors_sorted(Psi_s, p, 2)))];
 }
 
-// §2.5(a) magnitude split of the non-salient columns with R1 on both sides; pool = |Psi * 1_Mns|
+// §7(a) magnitude split of the non-salient columns with R1 on both sides; pool = |Psi * 1_Mns|
 // over all m*beta entries (zeros of the salient columns included, as the references do).
 // MSE families: the salient reconstruction G3 only adds a constant, so the error is the R1 error
 // of the non-salient submatrix (closed form on sorted rows). ARB-X weights the residual
@@ -106,7 +106,7 @@ BlockStructure search_block(const at::Tensor& W, const at::Tensor& Udiag, const 
     Psi = W.square() / Udiag.to(W.device(), at::kFloat).reshape({1, beta}).square();
   }
 
-  // §2.4: the up_lim highest-scoring columns, then the salient column count among them.
+  // §6: the up_lim highest-scoring columns, then the salient column count among them.
   const at::Tensor top = std::get<1>(Psi.abs().sum(0).topk(opt.up_lim, 0, /*largest=*/true, /*sorted=*/true));
   const int k = static_cast<int>(first_min(detail::column_count_errors(Psi, top, opt.up_lim))) + 1;
   const at::Tensor sal_idx = top.narrow(0, 0, k);
@@ -119,7 +119,7 @@ BlockStructure search_block(const at::Tensor& W, const at::Tensor& Udiag, const 
   BlockStructure s;
   s.salient_columns = k;
   const bool cgb = opt.cgb && opt.family != Family::Billm;
-  // §2.5(b) is computed before (a) and does not influence it.
+  // §7(b) is computed before (a) and does not influence it.
   at::Tensor S_hi, S_lo;
   if (cgb) {
     const float p_sal = cgb_split(Psi.index_select(1, sal_idx));
@@ -130,7 +130,7 @@ BlockStructure search_block(const at::Tensor& W, const at::Tensor& Udiag, const 
   const at::Tensor N_hi = M_ns & (abs_psi >= p_ns);
   const at::Tensor N_lo = M_ns & ~N_hi;
 
-  // §2.6 group order (immaterial to the result, kept as the code lists them).
+  // §8 group order (immaterial to the result, kept as the code lists them).
   if (opt.family == Family::Billm)
     s.groups = {{"N_lo", N_lo, 1}, {"N_hi", N_hi, 1}, {"M_sal", M_sal, 2}};
   else if (cgb)

@@ -1,4 +1,4 @@
-// Binarizers of methods.md §3 against hand-computed values, exact-form recovery, brute-force
+// Binarizers of methods.md §9-§12 against hand-computed values, exact-form recovery, brute-force
 // optima of their closed-form steps and the monotonicity of their alternating updates.
 #include <gtest/gtest.h>
 
@@ -47,7 +47,7 @@ at::Tensor random_gram(int64_t beta) {
 
 }  // namespace
 
-// ---- BiLLM residual binarizer (§3.1) ---------------------------------------------------------
+// ---- BiLLM residual binarizer (§9) -----------------------------------------------------------
 
 TEST(BinarizeBraq, Order1HandComputed) {
   // Row 0: mean 3, deviations (-2,-1,0,3), alpha = 6/4; the exact zero keeps sgn0 = 0 -> mean.
@@ -72,7 +72,7 @@ TEST(BinarizeBraq, Order2HandComputed) {
   EXPECT_TRUE(at::equal(braq(W, full_mask(W), 2), mat({1.25, 2.5, 2.75, 5.5}, 1, 4)));
 }
 
-// ---- ARB (§3.2) ------------------------------------------------------------------------------
+// ---- ARB (§10) -------------------------------------------------------------------------------
 
 TEST(BinarizeArb, Order1ReproducesBalancedAlphaSignPlusMean) {
   // W = alpha B + mu with as many +1 as -1 per row: R_1 already recovers it and ARB keeps it.
@@ -170,7 +170,7 @@ TEST(BinarizeArb, IterationsDoNotIncreaseTheError) {
   }
 }
 
-// ---- ARB-X (§3.3) ----------------------------------------------------------------------------
+// ---- ARB-X (§11) -----------------------------------------------------------------------------
 
 namespace {
 // Per-row objective of one ARB-X group, f(w_hat) = (w - w_hat) S (w - w_hat)^T, in double.
@@ -235,7 +235,7 @@ TEST(BinarizeArbX, CalibrationDoesNotIncreaseTheGramWeightedError) {
   }
 }
 
-// ---- ARB-RC (§3.4) ---------------------------------------------------------------------------
+// ---- ARB-RC (§12) ----------------------------------------------------------------------------
 
 TEST(BinarizeArbRc, Order1HandInitialisation) {
   // a = (1.5, 3.5); c = (mean(1/1.5, 3/3.5), mean(2/1.5, 4/3.5)); B = sgn0(W). The zero row has

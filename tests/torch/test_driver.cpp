@@ -1,4 +1,4 @@
-// The GPTQ-style block driver (methods.md §2.1-2.3) against a straightforward dense reference
+// The GPTQ-style block driver (methods.md §4-§5) against a straightforward dense reference
 // written independently here in float64: explicit inverse, explicit per-column loops.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// OA block refinement (methods.md §4): the unit tests of §4.8 plus the block-level guarantees
+// OA block refinement (methods.md §15-§18): the checks of §18 plus the block-level guarantees
 // (not worse than its ARB-RC initialisation, Q_J structure), the schedule and option handling.
 #include <gtest/gtest.h>
 
@@ -20,7 +20,7 @@ using namespace ob1q::quant::detail;
 namespace {
 
 // A calibration problem: correlated, partly outlying fp activations X, quantized-stream
-// activations X_hat = X + noise, and the two Grams of §4.1 (1/n normalised).
+// activations X_hat = X + noise, and the two Grams of §15 (1/n normalised).
 struct Problem {
   at::Tensor W, S_hat, C, Udiag;
   at::Tensor S_fp;  // X^T X / n: the loss constant <W S_fp, W>
@@ -88,7 +88,7 @@ double max_abs(const at::Tensor& t) { return t.abs().max().item<double>(); }
 
 }  // namespace
 
-// ---- §4.8-1: S_hat = I, C = I reduces to ARB-RC's order-1 updates ---------------------------
+// ---- §18 check 1: S_hat = I, C = I reduces to ARB-RC's order-1 updates -----------------------
 
 TEST(OaReduction, IdentityGramsGiveArbRcOrder1Steps) {
   at::manual_seed(1);
@@ -105,7 +105,7 @@ TEST(OaReduction, IdentityGramsGiveArbRcOrder1Steps) {
   OaBlockStats stats;
   const at::Tensor Q = oa_refine_block(W, I, I, single_group(at::ones_like(W, at::kBool)), o, &stats);
 
-  // §3.4 by hand: init a = rowmean|W|, c = colmean|W / a|, B = sgn(W); then the column scale
+  // §12 by hand: init a = rowmean|W|, c = colmean|W / a|, B = sgn(W); then the column scale
   // (= s_in) given a, then the row scale (= s_out) given the new c.
   const at::Tensor B = W.sign();
   const at::Tensor a0 = W.abs().mean(1, true);
@@ -127,7 +127,7 @@ TEST(OaReduction, IdentityGramsGiveArbRcOrder1Steps) {
   EXPECT_TRUE(at::equal(p.BG, B));
 }
 
-// ---- §4.8-2: AMP off -> the block loss never increases --------------------------------------
+// ---- §18 check 2: AMP off -> the block loss never increases ----------------------------------
 
 TEST(OaMonotone, BlockLossNonIncreasingAfterEveryStep) {
   const Problem pr = random_problem(96, 64, 2);
@@ -154,7 +154,7 @@ TEST(OaMonotone, BlockLossNonIncreasingAfterEveryStep) {
   }
 }
 
-// ---- §4.8-3: closed forms vs autograd --------------------------------------------------------
+// ---- §18 check 3: closed forms vs autograd ---------------------------------------------------
 
 TEST(OaClosedForms, StationaryScalesAndGdIsHalfTheGradientWithoutSelfTerm) {
   at::manual_seed(3);
@@ -214,7 +214,7 @@ TEST(OaClosedForms, StationaryScalesAndGdIsHalfTheGradientWithoutSelfTerm) {
   }
 }
 
-// ---- §4.8-4: the heaviside s_out gate is all-ones for one group with positive scales --------
+// ---- §18 check 4: the heaviside s_out gate is all-ones for one group with positive scales ----
 
 TEST(OaGates, HeavisideSOutGateAllOnesForOneGroupWithPositiveScales) {
   at::manual_seed(4);
@@ -231,7 +231,7 @@ TEST(OaGates, HeavisideSOutGateAllOnesForOneGroupWithPositiveScales) {
   EXPECT_TRUE((g.g_out >= 0).all().item<bool>());
   const at::Tensor s_out_star = at::randn({m});
   EXPECT_TRUE(at::equal(oa_gate_mask(OaGate::Heaviside, p.s_out, s_out_star, g.g_out), at::ones({m})));
-  // The other two facts of §4.4: g_in_i = (W_hat^T W_hat M)_ii / s_in_i, sign(g_B) = sign(R).
+  // The other two facts of §17: g_in_i = (W_hat^T W_hat M)_ii / s_in_i, sign(g_B) = sign(R).
   const at::Tensor Wh = p.reconstruction();
   EXPECT_TRUE(at::allclose(g.g_in, at::diag(Wh.t().mm(Wh).mm(q.M)) / p.s_in, 1e-4, 1e-3));
   EXPECT_TRUE(at::equal(g.g_B.sign(), R.sign()));
@@ -248,7 +248,7 @@ TEST(OaGates, MaskModesAndMix) {
   EXPECT_TRUE(at::equal(mixed(OaGate::Ternary), at::tensor({2.0f, 0.0f, 0.0f, 1.0f})));  // 2 theta - theta*
 }
 
-// ---- §4.8-5: the activation objective with X = X_hat is the output objective ---------------
+// ---- §18 check 5: the activation objective with X = X_hat is the output objective ------------
 
 TEST(OaObjective, ActWithXEqualToXhatMatchesOutput) {
   at::manual_seed(5);

@@ -10,7 +10,7 @@
 
 using namespace ob1q;
 
-// configs/<method>.json must carry exactly the registry's defaults (they are the §7 table).
+// configs/<method>.json must carry exactly the registry's defaults (they are methods.md §24).
 TEST(QuantRegistry, PresetsMatchRegistryDefaults) {
   ASSERT_GE(quant::registry().size(), 5u);
   for (const auto& m : quant::registry()) {

@@ -1,6 +1,6 @@
-// Float32 break-point quantiles (methods.md §2.5), the per-block structure search (§2.4-2.6)
+// Float32 break-point quantiles (methods.md §7), the per-block structure search (§6-§8)
 // checked against brute-force versions built from the public binarizers, and block binarization
-// (§3.5) on a random 256x128 block.
+// (§8) on a random 256x128 block.
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
@@ -227,11 +227,11 @@ TEST(StructSearch, SplitsAreTheBestOfThe81BreakPoints) {
     const BlockStructure s = search_block(b.W, b.Udiag, options(f, true), b.S);
     const at::Tensor M_sal = group(s, "S_hi").mask | group(s, "S_lo").mask;
     const at::Tensor M_ns = ~M_sal;
-    // §2.5(b): pool = non-zero |Psi| on M_sal; error with R2 on both halves, no weighting.
+    // §7(b): pool = non-zero |Psi| on M_sal; error with R2 on both halves, no weighting.
     const at::Tensor sal_vals = absPsi.masked_select(M_sal);
     check_split(M_sal, group(s, "S_hi").mask, quantiles_f32(sal_vals.masked_select(sal_vals != 0), levels),
                 [&](const at::Tensor& S_hi) { return sse(Psi - braq(Psi, M_sal & ~S_hi, 2) - braq(Psi, S_hi, 2)); });
-    // §2.5(a): pool = |Psi * 1_Mns| over all entries; R1 on both halves plus the salient
+    // §7(a): pool = |Psi * 1_Mns| over all entries; R1 on both halves plus the salient
     // reconstruction G3 on the unsplit salient set (ARB order 2 / ARB-RC order 2 on Psi);
     // ARB-X weights the error with the block Gram.
     const at::Tensor G3 = f == Family::ArbRc ? arb_rc(Psi, M_sal, 2, 15).W_hat : arb(Psi, M_sal, 2, 15);

@@ -1,5 +1,5 @@
-// ob1q eval: perplexity (WikiText-2, PTB, C4) with the BiLLM/ARB protocol (methods.md §5.4)
-// and zero-shot accuracy with lm-evaluation-harness's protocol (§5.5).
+// ob1q eval: perplexity (WikiText-2, PTB, C4) with the BiLLM/ARB protocol (methods.md §21)
+// and zero-shot accuracy with lm-evaluation-harness's protocol (§22).
 
 #include <cstdio>
 #include <sstream>

@@ -28,7 +28,8 @@ void print_report(const nlohmann::json& r, bool per_layer) {
     const auto& t = r["totals"];
     std::printf("  linears     %lld quantized, %.0f weights\n", (long long)t["quantized_linears"].get<int64_t>(),
                 t["quantized_weights"].get<double>());
-    std::printf("  bits/weight %.4f stored (signs, bitmaps, scales)   %.4f papers' accounting (1 + r_sal, methods.md 2.7)\n",
+    std::printf("  bits/weight %.4f stored (signs, bitmaps, scales)   %.4f papers' accounting "
+                "(1 + r_sal, docs/methods.md §14)\n",
                 t["linear_bits_per_weight_stored"].get<double>(), t["linear_bits_per_weight_paper"].get<double>());
     std::printf("  on disk     %.2f MiB safetensors vs %.2f MiB at fp16 (%.2fx smaller; %.3f bits per parameter overall)\n",
                 t["safetensors_bytes"].get<double>() / (1 << 20), t["fp16_bytes"].get<double>() / (1 << 20),

@@ -32,7 +32,8 @@ void register_quantize(CLI::App& app) {
   auto st = std::make_shared<State>();
   std::string methods;
   for (const auto& m : quant::registry()) methods += "\n    " + m.name + ": " + m.summary;
-  CLI::App* cmd = app.add_subcommand("quantize", "Quantize a checkpoint to 1-bit weights (methods:" + methods + ")");
+  CLI::App* cmd = app.add_subcommand("quantize", "Quantize a checkpoint to 1-bit weights (methods:" + methods +
+                                                  ")\n§N in the option help = section N of docs/methods.md");
   cmd->add_option("--model", st->o.model_dir, "HF checkpoint directory (default: $OB1Q_MODEL, ../shared/models/llama-s, or the demo model)");
   std::vector<std::string> names;
   for (const auto& m : quant::registry()) names.push_back(m.name);
@@ -54,7 +55,8 @@ void register_quantize(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--overwrite", st->o.overwrite, "replace an existing output directory");
   cmd->add_option("--diagnostics", st->o.diagnostics,
-                  "write per-block output error / cosine / token-similarity against the FP model (methods.md §6) to FILE");
+                  "write per-block output error / cosine / token-similarity against the FP model "
+                  "(docs/methods.md §23) to FILE");
   std::set<std::string> keys;
   for (const auto& m : quant::registry())
     for (auto& [k, v] : m.defaults.items()) keys.insert(k);

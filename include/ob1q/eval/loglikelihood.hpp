@@ -1,5 +1,5 @@
 // Batched log-likelihood scoring of (context, continuation) token requests, the primitive of
-// lm-evaluation-harness's loglikelihood requests (methods.md §5.5): the model reads
+// lm-evaluation-harness's loglikelihood requests (methods.md §22): the model reads
 // (context + continuation)[:-1], left-truncated to its maximum length, and the log-probabilities
 // of the continuation tokens are summed; greedy = each continuation token is the argmax.
 #pragma once

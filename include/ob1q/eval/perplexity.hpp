@@ -1,4 +1,4 @@
-// Perplexity over a token stream, methods.md §5.4: non-overlapping windows of `seqlen` tokens
+// Perplexity over a token stream, methods.md §21: non-overlapping windows of `seqlen` tokens
 // (tail dropped), each evaluated from position 0 with a causal mask; loss = mean cross-entropy of
 // the seqlen-1 next-token predictions of a window; ppl = exp(mean over windows).
 #pragma once

@@ -1,5 +1,5 @@
 // `ob1q eval --tasks ...` as one library call: zero-shot accuracy with lm-evaluation-harness's
-// 0-shot protocol (methods.md §5.5) on any model directory (HF or packed).
+// 0-shot protocol (methods.md §22) on any model directory (HF or packed).
 #pragma once
 #include <string>
 #include <vector>

@@ -1,4 +1,4 @@
-// Binarizers (methods.md §3) and the per-block structure search (§2.4-2.6) of BiLLM / ARB /
+// Binarizers (methods.md §9-§12) and the per-block structure search (§6-§8) of BiLLM / ARB /
 // ARB-X / ARB-RC. Everything works on one block of a linear layer: W is [m, beta] fp32
 // (rows = output channels, columns = the beta input channels of the block), masks are bool [m, beta].
 // Every binarizer returns W_hat with W_hat = 0 outside its mask.
@@ -12,17 +12,17 @@
 
 namespace ob1q::quant {
 
-// §3.1 BiLLM residual binarizer R_k ("braq"), order 1 or 2.
+// §9 BiLLM residual binarizer R_k ("braq"), order 1 or 2.
 at::Tensor braq(const at::Tensor& W, const at::Tensor& M, int order);
-// §3.2 ARB (row scale + row mean), order 1 or 2, `iters` alternating iterations (T = 15).
+// §10 ARB (row scale + row mean), order 1 or 2, `iters` alternating iterations (T = 15).
 at::Tensor arb(const at::Tensor& W, const at::Tensor& M, int order, int iters);
-// §3.3 ARB-X: ARB, then `iters2` calibration-aware refinements of mean/scales with the block
+// §11 ARB-X: ARB, then `iters2` calibration-aware refinements of mean/scales with the block
 // Gram S [beta, beta] (B frozen).
 at::Tensor arb_x(const at::Tensor& W, const at::Tensor& M, int order, const at::Tensor& S, int iters, int iters2);
 
 // The same two with their parameters (tests, storage accounting, packing):
 // W_hat = (sum_p alpha_p B_p + mu) * 1_M. For ARB the alphas are the last least-squares values,
-// i.e. fitted to the signs *before* the last sign update (§3.2), exactly as W_hat uses them.
+// i.e. fitted to the signs *before* the last sign update (§10), exactly as W_hat uses them.
 struct ArbPlane {
   at::Tensor alpha;  // [m]
   at::Tensor B;      // [m, beta] in {-1, 0, +1}, 0 outside M
@@ -36,7 +36,7 @@ ArbResult arb_params(const at::Tensor& W, const at::Tensor& M, int order, int it
 ArbResult arb_x_params(const at::Tensor& W, const at::Tensor& M, int order, const at::Tensor& S, int iters,
                        int iters2);
 
-// §3.4 ARB-RC (row-column scaling, no mean). Planes expose the parameters (the paper's OA
+// §12 ARB-RC (row-column scaling, no mean). Planes expose the parameters (the paper's OA
 // refinement starts from them): W_hat = sum_p (a_p c_p^T) * B_p * 1_M.
 struct RcPlane {
   at::Tensor a;  // [m]   per output row
@@ -49,7 +49,7 @@ struct RcResult {
 };
 RcResult arb_rc(const at::Tensor& W, const at::Tensor& M, int order, int iters);
 
-// §3.1 with its parameters: W_hat = sum_p (alpha_p B_p + mu_p) * 1_M (one mean per plane).
+// §9 with its parameters: W_hat = sum_p (alpha_p B_p + mu_p) * 1_M (one mean per plane).
 struct BraqResult {
   at::Tensor W_hat;
   std::vector<ArbPlane> planes;
@@ -57,7 +57,7 @@ struct BraqResult {
 };
 BraqResult braq_params(const at::Tensor& W, const at::Tensor& M, int order);
 
-// §2.5: the 81 float32 quantile levels 0.10:0.01:0.90 (LibTorch CPU linspace) and numpy's
+// §7: the 81 float32 quantile levels 0.10:0.01:0.90 (LibTorch CPU linspace) and numpy's
 // 'linear' quantile of a float32 pool computed in float32 arithmetic, as the references do.
 at::Tensor quantile_levels();
 std::vector<float> quantiles_f32(const at::Tensor& pool, const at::Tensor& levels);
@@ -72,8 +72,8 @@ struct MaskGroup {
 };
 
 struct BlockStructure {
-  std::vector<MaskGroup> groups;  // disjoint, covering the block (§2.6 order)
-  int salient_columns = 0;        // i* of §2.4
+  std::vector<MaskGroup> groups;  // disjoint, covering the block (§8 order)
+  int salient_columns = 0;        // i* of §6
   at::Tensor salient;             // bool [beta]: the salient columns
   at::Tensor hi;                  // bool [m, beta]: members of S_hi or N_hi (the stored group bitmap)
 };
@@ -86,7 +86,7 @@ struct SearchOptions {
   int iters = 15;                   // T, used by the ARB-family reconstructions inside the search
 };
 
-// §2.4-2.6 for one block. Udiag = diag(U_JJ) [beta] (U = upper Cholesky factor of H^-1);
+// §6-§8 for one block. Udiag = diag(U_JJ) [beta] (U = upper Cholesky factor of H^-1);
 // S = ARB-X block Gram [beta, beta] (only read for Family::ArbX). Throws ob1q::Error when the
 // block has fewer than up_lim columns.
 BlockStructure search_block(const at::Tensor& W, const at::Tensor& Udiag, const SearchOptions& opt,
@@ -95,7 +95,7 @@ BlockStructure search_block(const at::Tensor& W, const at::Tensor& Udiag, const 
 // The stored group layout of a block structure (docs/format.md): which groups, their planes, and
 // how the family's planes combine.
 pack::CodeLayout code_layout(const BlockStructure& s, Family family);
-// Binarizes the whole block with the family's binarizer per group (§3.5), as the parameters the
+// Binarizes the whole block with the family's binarizer per group (§8), as the parameters the
 // packed checkpoint stores (scales not yet rounded to their storage dtype).
 pack::BlockCode code_block(const at::Tensor& W, const BlockStructure& s, Family family, int iters, int iters2,
                            const at::Tensor& S = at::Tensor());

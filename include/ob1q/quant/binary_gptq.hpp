@@ -1,5 +1,5 @@
-// The shared shape of BiLLM, ARB, ARB-X, ARB-RC (and OA, which refines ARB-RC): the §2.3 block
-// driver with the §2.4-2.5 structure search of each block, then a binarizer for the block's
+// The shared shape of BiLLM, ARB, ARB-X, ARB-RC (and OA, which refines ARB-RC): the §5 block
+// driver with the §6-§7 structure search of each block, then a binarizer for the block's
 // groups. The methods differ in the family, their defaults and (OA) the block binarizer.
 #pragma once
 #include <functional>
@@ -11,7 +11,7 @@
 
 namespace ob1q::quant {
 
-// Defaults of methods.md §7 for the family (cgb on for the ARB family; iters2 for ARB-X).
+// Defaults of methods.md §24 for the family (cgb on for the ARB family; iters2 for ARB-X).
 nlohmann::json binary_gptq_defaults(Family family);
 std::unique_ptr<Method> make_binary_gptq(Family family, const Params& params);
 

@@ -1,4 +1,4 @@
-// The GPTQ/OBQ-style block driver of BiLLM / ARB (methods.md §2.3): walk the input dimension in
+// The GPTQ/OBQ-style block driver of BiLLM / ARB (methods.md §5): walk the input dimension in
 // blocks of beta columns, quantize each whole block at once with a method-supplied function, and
 // push the error onto the columns not yet quantized through the Cholesky factor U of H^-1.
 #pragma once

@@ -1,4 +1,4 @@
-// Per-linear calibration statistics (methods.md §2.1-2.2): the running Hessian H = (2/n) sum_s X_s^T X_s
+// Per-linear calibration statistics (methods.md §4): the running Hessian H = (2/n) sum_s X_s^T X_s
 // (n = number of sequences) and its preconditioning into the upper Cholesky factor U of H^-1.
 #pragma once
 #include <ATen/core/Tensor.h>
@@ -27,7 +27,7 @@ struct Preconditioned {
   double damp = 0;       // relative damping actually used (percdamp, raised when Cholesky failed)
 };
 
-// §2.2: dead inputs (H_jj = 0 -> 1, W[:, j] = 0, in place on W), damping lambda = percdamp*mean(diag H),
+// §4: dead inputs (H_jj = 0 -> 1, W[:, j] = 0, in place on W), damping lambda = percdamp*mean(diag H),
 // H^-1 through Cholesky, then U = upper Cholesky factor of H^-1. When a factorisation fails the
 // damping is multiplied by 10 (up to 5 retries, each logged with `layer`); if it still fails,
 // throws ob1q::Error naming the layer.

@@ -73,7 +73,7 @@ class Method {
 struct MethodInfo {
   std::string name;
   std::string summary;
-  nlohmann::json defaults;  // every hyperparameter with its default (methods.md §7)
+  nlohmann::json defaults;  // every hyperparameter with its default (methods.md §24)
   std::function<std::unique_ptr<Method>(const Params&)> make;
 };
 

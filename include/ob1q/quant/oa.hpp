@@ -1,4 +1,4 @@
-// The paper's method (methods.md §4): output alignment with the full-precision target and
+// The paper's method (methods.md §15-§18): output alignment with the full-precision target and
 // Attention-Matrix Preservation, as a refinement of ARB-RC's reconstruction of one block of the
 // layer's input channels. Block loss L(W_hat) = const - 2<T, W_hat> + <W_hat S_hat, W_hat> with
 // T = W_J C_J (C_J = (1/n) sum_s X_{s,J}^T Xhat_{s,J}, the cross Gram; S_hat = H_undamped[J,J]/2).
@@ -14,7 +14,7 @@
 
 namespace ob1q::quant {
 
-// Every flag of methods.md §4.7, with the spec's defaults.
+// Every flag of methods.md §15-§19, with its default.
 struct OaOptions {
   int iters = 15;                          // --oa-iters (T_oa)
   int k = 5;                               // --oa-k: s_out and B steps when (it + 1) % k == 0
@@ -31,7 +31,7 @@ struct OaOptions {
   std::string init = "arbrc";              // --oa-init arbrc|plain
   int sweeps = 1;                          // --oa-sweeps (joint coupling)
   std::string solver = "cholesky-f64";     // --oa-solver cholesky-f64 (fp64 on the device; falls back to
-                                           // gelsd when not definite) | gelsd-cpu-f64 (the spec) | pinv
+                                           // gelsd when not definite) | gelsd-cpu-f64 (CPU, §16) | pinv
   int rc_iters = 15;                       // ARB-RC iterations for the initialisation (T)
 };
 

@@ -1,4 +1,4 @@
-// `ob1q quantize` as one library call (methods.md §1): calibration windows -> embeddings ->
+// `ob1q quantize` as one library call (methods.md §2): calibration windows -> embeddings ->
 // for each decoder block { capture per-linear statistics on the q-stream, quantize every linear,
 // propagate the q-stream through the quantized block } -> write the result atomically.
 // Only the current block's weights and the calibration activations live on the device.
@@ -30,7 +30,7 @@ struct QuantizeOptions {
   bool overwrite = false;
   model::LoadOptions load;
   bool progress = true;
-  std::string diagnostics;  // methods.md §6 per-block metrics (JSON file; implies the fp-stream)
+  std::string diagnostics;  // methods.md §23 per-block metrics (JSON file; implies the fp-stream)
 };
 
 // Returns the report that is also written as <out>/ob1q_report.json (both formats).

@@ -1,4 +1,4 @@
-// Calibration windows (methods.md §5.3): n windows of seqlen tokens drawn from C4 train documents
+// Calibration windows (methods.md §3): n windows of seqlen tokens drawn from C4 train documents
 // with CPython's random (same seed -> same documents and offsets as the reference code), or loaded
 // pre-sampled from a file.
 #pragma once

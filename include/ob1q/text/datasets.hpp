@@ -1,4 +1,4 @@
-// Evaluation and calibration text: the standard files and the exact joins of methods.md §5.3-5.4.
+// Evaluation and calibration text: the standard files and the exact joins of methods.md §3 and §21.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,4 +1,4 @@
-// Zero-shot tasks (methods.md §5.5), torch-free: readers for the task files, the requests of
+// Zero-shot tasks (methods.md §22), torch-free: readers for the task files, the requests of
 // EleutherAI lm-evaluation-harness's 0-shot protocol, its _encode_pair, and its metrics.
 //
 // Every task becomes docs of (context, continuation) requests scored by LL = sum of the

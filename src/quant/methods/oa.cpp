@@ -1,4 +1,4 @@
-// OA, the paper's method (methods.md §4): ARB-RC (+CGB) everywhere, and on the final linear of
+// OA, the paper's method (methods.md §15-§18): ARB-RC (+CGB) everywhere, and on the final linear of
 // every decoder block (OPT fc2, LLaMA down_proj; --oa-layers) each block of input channels is
 // refined against the full-precision output X W^T instead of the weights (cross Gram C_J from the
 // fp-stream), with Attention-Matrix-Preservation gates.
@@ -91,7 +91,7 @@ class Oa : public Method {
     };
     LinearResult r = run_binary_gptq(layer, W, s, c_, refine);
     r.stats["oa"] = true;
-    r.stats["block_loss_arbrc"] = loss_rc;  // sum over blocks of the §4.1 block loss (minus its constant)
+    r.stats["block_loss_arbrc"] = loss_rc;  // sum over blocks of the §15 block loss (minus its constant)
     r.stats["block_loss_oa"] = loss_oa;
     return r;
   }

@@ -1,4 +1,4 @@
-// PB-LLM, PTQ variant ("GPTQ-PB", methods.md §2.8): ~90% of the weights binarized with one xnor
+// PB-LLM, PTQ variant ("GPTQ-PB", methods.md §13): ~90% of the weights binarized with one xnor
 // binarizer per row, the Hessian-salient ~10% kept at 8 bits, and standard GPTQ compensation
 // with intra-block propagation. Quantizer parameters are fitted once, before any compensation.
 #include <ATen/ATen.h>
