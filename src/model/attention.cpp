@@ -35,6 +35,21 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
 #endif
 }
 
+at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                            const at::Tensor& visible) {
+  const int64_t rep = q.size(1) / k.size(1);
+  at::Tensor kk = repeat_kv(k, rep), vv = repeat_kv(v, rep);
+#if TORCH_VERSION_MAJOR >= 2 && (TORCH_VERSION_MAJOR > 2 || TORCH_VERSION_MINOR >= 1)
+  return at::scaled_dot_product_attention(q, kk, vv, visible.defined() ? c10::optional<at::Tensor>(visible) : c10::nullopt,
+                                          0.0, /*is_causal=*/false, scale);
+#else
+  at::Tensor scores = at::matmul(q, kk.transpose(-1, -2)) * scale;
+  if (visible.defined()) scores = scores.masked_fill(visible.logical_not(), -std::numeric_limits<float>::infinity());
+  at::Tensor p = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+  return at::matmul(p, vv);
+#endif
+}
+
 Rope rope_tables(const io::RopeConfig& rope, int64_t head_dim, int64_t seq_len, c10::Device device) {
   auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
   // HF: inv_freq = 1 / theta^(arange(0, D, 2) / D), all in fp32.
@@ -57,6 +72,14 @@ Rope rope_tables(const io::RopeConfig& rope, int64_t head_dim, int64_t seq_len, 
   at::Tensor freqs = at::outer(pos, inv_freq);  // [T, D/2]
   at::Tensor emb = at::cat({freqs, freqs}, -1);  // [T, D]
   return {emb.cos(), emb.sin()};
+}
+
+at::Tensor apply_rope_at(const at::Tensor& x, const Rope& r, const at::Tensor& pos) {
+  const int64_t half = x.size(3) / 2;
+  at::Tensor cos = r.cos.index_select(0, pos).to(x.scalar_type());
+  at::Tensor sin = r.sin.index_select(0, pos).to(x.scalar_type());
+  at::Tensor rotated = at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  return x * cos + rotated * sin;
 }
 
 at::Tensor apply_rope(const at::Tensor& x, const Rope& r) {

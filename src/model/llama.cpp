@@ -21,10 +21,7 @@ class LlamaBlock : public Block {
       : cfg_(c), rope_(std::move(rope)) {
     const int64_t H = c.hidden_size, D = c.head_dim, F = c.intermediate_size;
     const int64_t q_out = c.num_heads * D, kv_out = c.num_kv_heads * D;
-    auto lin = [&](Linear& l, const std::string& n, int64_t out, int64_t in, bool bias) {
-      l.weight = w.get(p + n + ".weight", {out, in}, true);
-      if (bias) l.bias = w.get(p + n + ".bias", {out}, true);
-    };
+    auto lin = [&](Linear& l, const std::string& n, int64_t out, int64_t in, bool bias) { l = w.linear(p + n, out, in, bias); };
     lin(q_, "self_attn.q_proj", q_out, H, c.attention_bias);
     lin(k_, "self_attn.k_proj", kv_out, H, c.attention_bias);
     lin(v_, "self_attn.v_proj", kv_out, H, c.attention_bias);
@@ -54,6 +51,22 @@ class LlamaBlock : public Block {
     x = rms_norm(r, ln2_, cfg_.norm_eps);
     at::Tensor m = at::silu(run("mlp.gate_proj", gate_, x)) * run("mlp.up_proj", up_, x);
     return r + run("mlp.down_proj", down_, m);
+  }
+
+  at::Tensor forward_cached(const at::Tensor& h, at::Tensor& k_cache, at::Tensor& v_cache, const Step& step) const override {
+    const int64_t B = h.size(0), T = h.size(1), D = cfg_.head_dim;
+    at::Tensor x = rms_norm(h, ln1_, cfg_.norm_eps);
+    at::Tensor q = q_(x).view({B, T, cfg_.num_heads, D}).transpose(1, 2);
+    at::Tensor k = k_(x).view({B, T, cfg_.num_kv_heads, D}).transpose(1, 2);
+    at::Tensor v = v_(x).view({B, T, cfg_.num_kv_heads, D}).transpose(1, 2);
+    q = apply_rope_at(q, *rope_, step.pos);
+    k = apply_rope_at(k, *rope_, step.pos);
+    const CachedKV kv = append_kv(k_cache, v_cache, k, v, step);
+    at::Tensor a = masked_attention(q, kv.k, kv.v, 1.0 / std::sqrt(static_cast<double>(D)), kv.visible);
+    a = a.transpose(1, 2).reshape({B, T, cfg_.num_heads * D});
+    at::Tensor r = h + o_(a);
+    x = rms_norm(r, ln2_, cfg_.norm_eps);
+    return r + down_(at::silu(gate_(x)) * up_(x));
   }
 
   std::vector<std::pair<std::string, Linear*>> linears() override {
@@ -97,6 +110,8 @@ class Llama : public DecoderModel {
   at::Tensor head(const at::Tensor& h) const override {
     return at::linear(rms_norm(h, norm_, config_.norm_eps), lm_head_);
   }
+
+  std::vector<const at::Tensor*> outer_tensors() const override { return {&embed_, &norm_, &lm_head_}; }
 
  private:
   at::Tensor embed_, norm_, lm_head_;

@@ -22,10 +22,7 @@ class OptBlock : public Block {
  public:
   OptBlock(const io::ModelConfig& c, const WeightReader& w, const std::string& p) : cfg_(c) {
     const int64_t H = c.hidden_size, F = c.intermediate_size;
-    auto lin = [&](Linear& l, const std::string& n, int64_t out, int64_t in) {
-      l.weight = w.get(p + n + ".weight", {out, in}, true);
-      if (c.enable_bias) l.bias = w.get(p + n + ".bias", {out}, true);
-    };
+    auto lin = [&](Linear& l, const std::string& n, int64_t out, int64_t in) { l = w.linear(p + n, out, in, c.enable_bias); };
     lin(q_, "self_attn.q_proj", H, H);
     lin(k_, "self_attn.k_proj", H, H);
     lin(v_, "self_attn.v_proj", H, H);
@@ -60,6 +57,25 @@ class OptBlock : public Block {
     at::Tensor f = run("fc1", fc1_, x);
     f = cfg_.activation == "relu" ? at::relu(f) : at::gelu(f);
     at::Tensor out = r + run("fc2", fc2_, f);
+    return pre ? out : ln_ffn_(out, H);
+  }
+
+  at::Tensor forward_cached(const at::Tensor& h, at::Tensor& k_cache, at::Tensor& v_cache, const Step& step) const override {
+    const int64_t B = h.size(0), T = h.size(1), H = cfg_.hidden_size, D = cfg_.head_dim, nh = cfg_.num_heads;
+    const bool pre = cfg_.do_layer_norm_before;
+    at::Tensor x = pre ? ln_attn_(h, H) : h;
+    at::Tensor q = q_(x).view({B, T, nh, D}).transpose(1, 2);
+    at::Tensor k = k_(x).view({B, T, nh, D}).transpose(1, 2);
+    at::Tensor v = v_(x).view({B, T, nh, D}).transpose(1, 2);
+    const CachedKV kv = append_kv(k_cache, v_cache, k, v, step);
+    at::Tensor a = masked_attention(q, kv.k, kv.v, 1.0 / std::sqrt(static_cast<double>(D)), kv.visible);
+    a = a.transpose(1, 2).reshape({B, T, H});
+    at::Tensor r = h + o_(a);
+    if (!pre) r = ln_attn_(r, H);
+    x = pre ? ln_ffn_(r, H) : r;
+    at::Tensor f = fc1_(x);
+    f = cfg_.activation == "relu" ? at::relu(f) : at::gelu(f);
+    at::Tensor out = r + fc2_(f);
     return pre ? out : ln_ffn_(out, H);
   }
 
@@ -114,6 +130,19 @@ class Opt : public DecoderModel {
     at::Tensor h = at::embedding(embed_, ids);
     if (project_in_.defined()) h = at::linear(h, project_in_);
     return h + positions_.narrow(0, config_.position_offset, T).unsqueeze(0);
+  }
+
+  at::Tensor embed_at(const at::Tensor& ids, const Step& step) const override {
+    if (!step.whole_cache() && step.start + ids.size(1) > config_.max_position_embeddings)
+      fail(config_.source, "position " + std::to_string(step.start + ids.size(1)) + " exceeds max_position_embeddings " +
+                               std::to_string(config_.max_position_embeddings));
+    at::Tensor h = at::embedding(embed_, ids);
+    if (project_in_.defined()) h = at::linear(h, project_in_);
+    return h + positions_.index_select(0, step.pos + config_.position_offset).unsqueeze(0);
+  }
+
+  std::vector<const at::Tensor*> outer_tensors() const override {
+    return {&embed_, &positions_, &project_in_, &project_out_, &lm_head_, &final_norm_.w, &final_norm_.b};
   }
 
   at::Tensor head(const at::Tensor& h) const override {

@@ -10,6 +10,8 @@
 #include "ob1q/common/output_dir.hpp"
 #include "ob1q/common/sha256.hpp"
 #include "ob1q/io/safetensors.hpp"
+#include "ob1q/common/log.hpp"
+#include "ob1q/pack/resident.hpp"
 
 namespace ob1q::pack {
 
@@ -213,6 +215,23 @@ at::Tensor PackedWeights::load(const std::string& name, at::ScalarType dtype, c1
   if (it == modules_.end()) return stored_->load(name, dtype, device);
   // Rounded through the source dtype first: what the fake-quant checkpoint of the same run holds.
   return dequantize_fp32(it->second, device).to(dequant_dtype_).to(dtype);
+}
+
+std::shared_ptr<kernels::PackedMatrix> PackedWeights::load_packed(const std::string& name, c10::Device device) const {
+  auto it = modules_.find(name);
+  if (it == modules_.end()) return nullptr;
+  const Module& m = it->second;
+  TensorGetter get = [&](const std::string& suffix) { return raw(m.name + "." + suffix); };
+  TensorProbe has = [&](const std::string& suffix) { return ckpt_->has(m.name + "." + suffix); };
+  std::string why;
+  auto p = make_resident(layout(m.layout_id), m.rows, m.cols, get, has, dequant_dtype_, device, dir_ + ": " + m.name, &why);
+  if (!p) {
+    std::lock_guard<std::mutex> lock(warned_mutex_);
+    if (warned_.insert(m.layout_id).second)
+      OB1Q_WARN("%s: packed layout %s (%s) has no packed kernel; its weights are dequantized to dense tensors",
+                dir_.c_str(), m.layout_id.c_str(), why.c_str());
+  }
+  return p;
 }
 
 void register_format() {

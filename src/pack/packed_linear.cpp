@@ -56,18 +56,25 @@ at::Tensor zero_list(const std::vector<at::Tensor>& planes_zero) {
 // Applies a stored zero list to int8 sign planes [P, m, d] (bounds checked).
 void apply_zero_list(at::Tensor& sign, const at::Tensor& zl, const std::string& where) {
   if (!zl.defined()) return;
-  if (zl.dim() != 2 || zl.size(1) != 3) fail(where, "sign_zero must be [z, 3]");
+  check_zero_list(zl, sign.size(0), sign.size(1), sign.size(2), where);
   const at::Tensor z = zl.to(sign.device(), at::kLong);
   if (z.size(0) == 0) return;
-  const at::Tensor lo = std::get<0>(z.min(0)), hi = std::get<0>(z.max(0));
-  const at::Tensor lim = at::tensor({sign.size(0), sign.size(1), sign.size(2)}, hi.options());
-  if ((lo < 0).any().item<bool>() || (hi >= lim).any().item<bool>()) fail(where, "sign_zero holds an index out of range");
   sign.index_put_({z.select(1, 0), z.select(1, 1), z.select(1, 2)}, at::zeros({}, sign.options()));
 }
 
 at::Tensor signs_from_bits(const at::Tensor& bits) { return bits.to(at::kChar) * 2 - 1; }
 
-// A stored tensor with the layout's shape: U8 bits/codes, or scales in any floating dtype.
+}  // namespace
+
+void check_zero_list(const at::Tensor& zl, int64_t planes, int64_t rows, int64_t cols, const std::string& where) {
+  if (zl.dim() != 2 || zl.size(1) != 3) fail(where, "sign_zero must be [z, 3]");
+  if (zl.size(0) == 0) return;
+  const at::Tensor z = zl.to(at::kCPU, at::kLong);
+  const at::Tensor lo = std::get<0>(z.min(0)), hi = std::get<0>(z.max(0));
+  const at::Tensor lim = at::tensor({planes, rows, cols}, hi.options());
+  if ((lo < 0).any().item<bool>() || (hi >= lim).any().item<bool>()) fail(where, "sign_zero holds an index out of range");
+}
+
 at::Tensor fetch_checked(const TensorGetter& get, const std::string& where, const std::string& k,
                          const std::vector<int64_t>& shape, bool floating, c10::Device device) {
   at::Tensor t = get(k);
@@ -78,8 +85,6 @@ at::Tensor fetch_checked(const TensorGetter& get, const std::string& where, cons
                               (floating ? "floating point" : "U8"));
   return t.to(device);
 }
-
-}  // namespace
 
 // ---- binary-blocks -----------------------------------------------------------------------------
 

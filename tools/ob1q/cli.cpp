@@ -27,6 +27,14 @@ void add_global_options(CLI::App& cmd, GlobalOptions& g) {
   cmd.add_option("--json", g.json, "write machine-readable results to FILE ('-' = stdout, logs stay on stderr)");
 }
 
+void add_weights_option(CLI::App& cmd, bool& packed) {
+  cmd.add_option_function<std::string>(
+         "--weights", [&packed](const std::string& v) { packed = v == "packed"; },
+         "packed (default): a packed checkpoint's 1-bit linears stay packed in memory and run on the packed kernels; "
+         "dense: they are dequantized to dense weights at load")
+      ->check(CLI::IsMember({"packed", "dense"}));
+}
+
 void apply(const GlobalOptions& g) {
   log::set_level(g.log_level);
   if (g.threads > 0) at::set_num_threads(g.threads);

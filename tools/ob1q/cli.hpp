@@ -52,5 +52,10 @@ void register_demo(CLI::App& app);
 void register_quantize(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_export(CLI::App& app);
+void register_generate(CLI::App& app);
+void register_bench(CLI::App& app);
+
+// --weights packed|dense: how a packed checkpoint's quantized linears are held (LoadOptions::packed).
+void add_weights_option(CLI::App& cmd, bool& packed);
 
 }  // namespace ob1q::cli

@@ -84,6 +84,7 @@ void register_eval(CLI::App& app) {
                   "special-token text in the data (\"<unk>\" in PTB): auto = ordinary text for SentencePiece "
                   "vocabularies, parsed for byte-level BPE (the reference streams); on; off")
       ->capture_default_str()->check(CLI::IsMember({"auto", "on", "off"}));
+  add_weights_option(*cmd, st->o.load.packed);
   add_global_options(*cmd, st->g);
   cmd->callback([st, cmd] {
     auto& o = st->o;

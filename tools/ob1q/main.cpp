@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   ob1q::cli::register_eval(app);
   ob1q::cli::register_inspect(app);
   ob1q::cli::register_export(app);
+  ob1q::cli::register_generate(app);
+  ob1q::cli::register_bench(app);
   ob1q::cli::register_demo(app);
   ob1q::pack::register_format();  // packed checkpoints open wherever a model directory is accepted
   ob1q::install_interrupt_handlers();

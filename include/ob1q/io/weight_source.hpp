@@ -13,6 +13,10 @@
 
 #include "ob1q/io/safetensors.hpp"
 
+namespace ob1q::kernels {
+class PackedMatrix;
+}
+
 namespace ob1q::io {
 
 class WeightSource {
@@ -24,6 +28,11 @@ class WeightSource {
   // Materialises one tensor, converted to `dtype` on `device`. Never holds more than the one
   // tensor in an intermediate buffer.
   virtual at::Tensor load(const std::string& name, at::ScalarType dtype, c10::Device device) const = 0;
+  // The weight `name` kept in its packed form on `device`, for sources that store it packed and
+  // whose layout the kernels run; null otherwise (then load() gives the dense weight).
+  virtual std::shared_ptr<kernels::PackedMatrix> load_packed(const std::string& name, c10::Device device) const {
+    return nullptr;
+  }
 };
 
 // Tensors of a safetensors checkpoint (single file or sharded), read from the memory mapping.

@@ -10,6 +10,11 @@ namespace ob1q::model {
 // path; uses the fused scaled-dot-product kernel where the LibTorch build has it (>= 2.0).
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale);
 
+// Attention of q [B, Hq, T, D] over keys/values [B, Hkv, L, D] where query i may see the keys
+// `visible` [T, L] marks (bool, true = visible); undefined `visible` = every key visible.
+at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                            const at::Tensor& visible);
+
 // Rotary embedding tables cos/sin [T, D] in fp32, HF's inv_freq rules incl. llama3 scaling.
 struct Rope {
   at::Tensor cos, sin;
@@ -17,5 +22,7 @@ struct Rope {
 Rope rope_tables(const io::RopeConfig& rope, int64_t head_dim, int64_t seq_len, c10::Device device);
 // x: [B, H, T, D]; tables are cast to x's dtype first (as HF does).
 at::Tensor apply_rope(const at::Tensor& x, const Rope& r);
+// The same at explicit positions pos (int64 [T] on x's device).
+at::Tensor apply_rope_at(const at::Tensor& x, const Rope& r, const at::Tensor& pos);
 
 }  // namespace ob1q::model

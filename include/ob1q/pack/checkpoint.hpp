@@ -6,6 +6,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <map>
+#include <mutex>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +46,9 @@ class PackedWeights : public io::WeightSource {
   bool has(const std::string& name) const override;
   std::vector<int64_t> shape(const std::string& name) const override;
   at::Tensor load(const std::string& name, at::ScalarType dtype, c10::Device device) const override;
+  // A quantized linear's weight kept packed on `device` (kernels::PackedMatrix); null for other
+  // tensors, and -- with one warning per layout -- for layouts the kernels do not run.
+  std::shared_ptr<kernels::PackedMatrix> load_packed(const std::string& name, c10::Device device) const override;
 
   struct Module {
     std::string name;  // linear name, without ".weight"
@@ -72,6 +77,8 @@ class PackedWeights : public io::WeightSource {
   nlohmann::json qcfg_;
   std::map<std::string, Module> modules_;  // key: "<linear>.weight"
   at::ScalarType dequant_dtype_ = at::kHalf;
+  mutable std::set<std::string> warned_;  // layouts already reported as running dense
+  mutable std::mutex warned_mutex_;
 };
 
 // Registers PackedWeights with io::open_weights for quant_method "ob1q" (the CLI and the tests

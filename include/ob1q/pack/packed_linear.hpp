@@ -28,6 +28,13 @@ struct PackedLinear {
 at::Tensor pack_bits(const at::Tensor& bits);
 at::Tensor unpack_bits(const at::Tensor& bytes, int64_t n);
 
+// A stored tensor with the shape a layout requires: U8 bits/codes, or scales in any floating
+// dtype (throws naming "<where>.<suffix>" otherwise); moved to `device`.
+at::Tensor fetch_checked(const std::function<at::Tensor(const std::string&)>& get, const std::string& where,
+                         const std::string& suffix, const std::vector<int64_t>& shape, bool floating, c10::Device device);
+// A sign_zero list: I32-compatible [z, 3] of (plane < planes, row < rows, col < cols).
+void check_zero_list(const at::Tensor& zl, int64_t planes, int64_t rows, int64_t cols, const std::string& where);
+
 // ---- binary-blocks -----------------------------------------------------------------------------
 // Blocks of `blocksize` columns (the last may be narrower), in column order.
 // Scales are stored as `storage` (they must already be rounded to it: round_scales).

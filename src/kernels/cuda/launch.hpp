@@ -1,0 +1,34 @@
+// Launchers of the CUDA kernels (cuda/*.cu), in plain C++ types so that the .cu units need no
+// LibTorch headers. Called from cuda_ops_cuda.cpp on the current stream.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "ob1q/kernels/binary_tiles.hpp"
+#include "ob1q/kernels/pb_rows.hpp"
+
+namespace ob1q::kernels::cu {
+
+enum Elem : int32_t { kF16 = 0, kBF16 = 1, kF32 = 2 };
+
+// B operands of the binary GEMV: [tiles][nt][32 lanes] x (4 halves), nt = ceil(n / 2).
+void binary_prep(const BinaryView& v, int64_t tiles, const void* x, int32_t elem, int64_t n, void* bfrag,
+                 cudaStream_t stream);
+// y [n, rows] (elem) = the GEMV from the prepared B operands; xcls fp32 [nblocks][2][n] or null.
+void binary_gemv(const BinaryView& v, const void* bfrag, const float* xcls, int64_t n, int32_t elem, const void* bias,
+                 void* y, cudaStream_t stream);
+// out [rows, cols] (out_elem) = the dense weight rounded through `round_elem`; then the exact
+// values of `nfix` (row, col, zero-plane mask) entries.
+void binary_dense(const BinaryView& v, int32_t round_elem, int32_t out_elem, void* out, const int64_t* fix_rc,
+                  const int32_t* fix_mask, int64_t nfix, cudaStream_t stream);
+
+void pb_gemv(const PbView& v, const void* x, int32_t elem, int64_t n, int32_t round_elem, const void* bias, void* y,
+             cudaStream_t stream);
+void pb_dense(const PbView& v, int32_t round_elem, int32_t out_elem, void* out, const int64_t* zero_rc, int64_t nzero,
+              cudaStream_t stream);
+
+// The last launch error as text, or null.
+const char* last_error();
+
+}  // namespace ob1q::kernels::cu

@@ -1,0 +1,87 @@
+// CUDA builds: the PackedMatrix ops on a CUDA device, launching the kernels of cuda/*.cu on the
+// current stream (so that CUDA-graph capture and stream guards apply to them as to ATen ops).
+#include <ATen/ATen.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "cuda/launch.hpp"
+#include "ob1q/kernels/packed_matrix.hpp"
+#include "ops.hpp"
+
+namespace ob1q::kernels {
+
+bool cuda_kernels_built() { return true; }
+
+namespace cuda {
+
+namespace {
+
+int32_t elem_of(at::ScalarType t) {
+  switch (t) {
+    case at::kHalf: return cu::kF16;
+    case at::kBFloat16: return cu::kBF16;
+    case at::kFloat: return cu::kF32;
+    default: TORCH_CHECK(false, "packed linear: unsupported dtype ", t);
+  }
+}
+
+void check_launch(const char* what) {
+  if (const char* e = cu::last_error()) TORCH_CHECK(false, what, ": CUDA error: ", e);
+}
+
+cudaStream_t stream_of(const at::Tensor& t) {
+  return c10::cuda::getCurrentCUDAStream(t.device().index()).stream();
+}
+
+}  // namespace
+
+bool built() { return true; }
+
+at::Tensor binary_gemv(const BinaryView& v, int64_t tiles, const at::Tensor& x2d, const at::Tensor& xcls,
+                       const at::Tensor& bias) {
+  const c10::cuda::CUDAGuard guard(x2d.device());
+  const int64_t n = x2d.size(0), nt = (n + 1) / 2;
+  const int32_t elem = elem_of(x2d.scalar_type());
+  at::Tensor bfrag = at::empty({tiles, nt, 32, 2}, x2d.options().dtype(at::kInt));
+  const cudaStream_t stream = stream_of(x2d);
+  cu::binary_prep(v, tiles, x2d.data_ptr(), elem, n, bfrag.data_ptr(), stream);
+  check_launch("binary_prep");
+  at::Tensor y = at::empty({n, v.rows}, x2d.options());
+  const at::Tensor b = bias.defined() ? bias.to(x2d.scalar_type()).contiguous() : at::Tensor();
+  cu::binary_gemv(v, bfrag.data_ptr(), xcls.defined() ? xcls.data_ptr<float>() : nullptr, n, elem,
+                  b.defined() ? b.data_ptr() : nullptr, y.data_ptr(), stream);
+  check_launch("binary_gemv");
+  return y;
+}
+
+void binary_dense(const BinaryView& v, const ZeroFixes& fixes, at::ScalarType round_to, at::Tensor& out) {
+  const c10::cuda::CUDAGuard guard(out.device());
+  const int64_t nfix = fixes.rc.defined() ? fixes.rc.size(0) : 0;
+  cu::binary_dense(v, elem_of(round_to), elem_of(out.scalar_type()), out.data_ptr(),
+                   nfix ? fixes.rc.data_ptr<int64_t>() : nullptr, nfix ? fixes.mask.data_ptr<int32_t>() : nullptr, nfix,
+                   stream_of(out));
+  check_launch("binary_dense");
+}
+
+at::Tensor pb_gemv(const PbView& v, const at::Tensor& x2d, const at::Tensor& bias, at::ScalarType round_to) {
+  const c10::cuda::CUDAGuard guard(x2d.device());
+  const int32_t elem = elem_of(x2d.scalar_type());
+  at::Tensor y = at::empty({x2d.size(0), v.rows}, x2d.options());
+  const at::Tensor b = bias.defined() ? bias.to(x2d.scalar_type()).contiguous() : at::Tensor();
+  // Weights are rounded through the checkpoint dtype, as on the dense path.
+  cu::pb_gemv(v, x2d.data_ptr(), elem, x2d.size(0), elem_of(round_to), b.defined() ? b.data_ptr() : nullptr, y.data_ptr(),
+              stream_of(x2d));
+  check_launch("pb_gemv");
+  return y;
+}
+
+void pb_dense(const PbView& v, const at::Tensor& zero_rc, at::ScalarType round_to, at::Tensor& out) {
+  const c10::cuda::CUDAGuard guard(out.device());
+  const int64_t nz = zero_rc.defined() ? zero_rc.size(0) : 0;
+  cu::pb_dense(v, elem_of(round_to), elem_of(out.scalar_type()), out.data_ptr(),
+               nz ? zero_rc.data_ptr<int64_t>() : nullptr, nz, stream_of(out));
+  check_launch("pb_dense");
+}
+
+}  // namespace cuda
+}  // namespace ob1q::kernels
