@@ -8,6 +8,7 @@
 
 #include "decode_graph.hpp"
 #include "ob1q/common/error.hpp"
+#include "ob1q/common/interrupt.hpp"
 #include "ob1q/common/log.hpp"
 
 namespace ob1q::generate {
@@ -84,6 +85,7 @@ Result generate(const model::DecoderModel& m, const std::vector<std::vector<int3
   std::vector<bool> done(size_t(B), false);
   // Records the tokens of one step; true when every sequence has finished.
   auto take = [&](const at::Tensor& next) {
+    check_interrupt();  // Ctrl-C ends generation between tokens
     const at::Tensor host = next.to(at::kCPU, at::kLong);
     bool all = true;
     for (int64_t b = 0; b < B; ++b) {
