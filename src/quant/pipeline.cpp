@@ -185,6 +185,7 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
   if (L > m->config().max_position_embeddings)
     fail("--seqlen", std::to_string(L) + " exceeds the model's max_position_embeddings " +
                          std::to_string(m->config().max_position_embeddings));
+  text::check_token_ids(calib.windows, m->config().vocab_size, calib.source);
   bool fp_stream = !o.diagnostics.empty();
   for (auto& [name, lin] : m->block_module(0).linears()) fp_stream |= method->cross_gram_blocksize(name) > 0;
   reset_peak_device_memory(dev);

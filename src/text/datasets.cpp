@@ -1,11 +1,10 @@
 #include "ob1q/text/datasets.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
 #include "ob1q/common/python_random.hpp"
 #include "ob1q/common/sha256.hpp"
+#include "ob1q/text/json_input.hpp"
 
 namespace ob1q::text {
 
@@ -57,22 +56,19 @@ std::vector<std::string> parse_c4(const std::string& path, const std::string& s,
     docs.push_back(o["text"].get<std::string>());
   };
   size_t first = s.find_first_not_of(" \t\r\n");
-  try {
-    if (first != std::string::npos && s[first] == '[') {
-      auto arr = nlohmann::json::parse(s);
-      for (size_t i = 0; i < arr.size() && docs.size() < max_docs; ++i) take(arr[i], i + 1);
-    } else {
-      size_t pos = 0, line = 0;
-      while (pos < s.size() && docs.size() < max_docs) {
-        size_t end = s.find('\n', pos);
-        if (end == std::string::npos) end = s.size();
-        ++line;
-        if (s.find_first_not_of(" \t\r", pos) < end) take(nlohmann::json::parse(s.begin() + pos, s.begin() + end), line);
-        pos = end + 1;
-      }
+  if (first != std::string::npos && s[first] == '[') {
+    const auto arr = parse_json(s, path);
+    for (size_t i = 0; i < arr.size() && docs.size() < max_docs; ++i) take(arr[i], i + 1);
+  } else {
+    size_t pos = 0, line = 0;
+    while (pos < s.size() && docs.size() < max_docs) {
+      size_t end = s.find('\n', pos);
+      if (end == std::string::npos) end = s.size();
+      ++line;
+      if (s.find_first_not_of(" \t\r", pos) < end)
+        take(parse_json(std::string_view(s).substr(pos, end - pos), path + ":" + std::to_string(line)), line);
+      pos = end + 1;
     }
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, std::string("invalid JSON: ") + e.what());
   }
   if (docs.empty()) fail(path, "no documents");
   return docs;

@@ -1,26 +1,21 @@
 // GPT-2's original tokenizer files: encoder.json maps byte-level token spellings to ids and
 // vocab.bpe lists the merges in rank order after a "#version" line.
-#include <algorithm>
-
-#include <nlohmann/json.hpp>
-
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
+#include "ob1q/text/json_input.hpp"
 #include "ob1q/text/tokenizer_sources.hpp"
 
 namespace ob1q::text {
 
 BpeSource read_gpt2_files(const std::string& encoder_path, const std::string& merges_path) {
   BpeSource src;
-  try {
-    const nlohmann::json vocab = nlohmann::json::parse(read_file(encoder_path));
-    int32_t max_id = -1;
-    for (const auto& [token, id] : vocab.items()) max_id = std::max(max_id, id.get<int32_t>());
-    src.tokens.resize(static_cast<size_t>(max_id + 1));
-    for (const auto& [token, id] : vocab.items()) src.tokens[id.get<int32_t>()] = token;
-  } catch (const nlohmann::json::exception& e) {
-    fail(encoder_path, std::string("invalid encoder.json: ") + e.what());
-  }
+  const nlohmann::json vocab = parse_json(read_file(encoder_path), encoder_path, "invalid encoder.json");
+  if (!vocab.is_object()) fail(encoder_path, "not an object {token: id}");
+  std::vector<std::pair<std::string, int32_t>> entries;
+  entries.reserve(vocab.size());
+  for (const auto& [token, id] : vocab.items())
+    entries.emplace_back(token, json_token_id(id, encoder_path, [&] { return "the id of " + quote_text(token); }));
+  src.tokens = tokens_by_id(entries, encoder_path, "");
   const std::string text = read_file(merges_path);
   size_t pos = 0;
   while (pos < text.size()) {

@@ -7,6 +7,8 @@
 #include <unordered_map>
 
 #include "ob1q/common/error.hpp"
+#include "ob1q/text/json_input.hpp"
+#include "ob1q/text/tokenizer_sources.hpp"
 #include "ob1q/text/unicode.hpp"
 
 namespace ob1q::text {
@@ -196,20 +198,52 @@ HfTokenizer::HfTokenizer(BpeModel model, HfPipeline pipeline, const std::string&
       if (s.kind == PreTokenizerStep::Metaspace && !model_.has_token_with_inner(s.replacement)) chunk_marker_ = s.replacement;
     }
   }
+  index_added_tokens(where);
+  // The post-processor's ids go into every sequence, and from there into the embedding.
+  for (const auto* ids : {&pipe_.prefix, &pipe_.suffix}) {
+    for (int32_t id : *ids) {
+      if (id < 0 || id >= vocab_size())
+        fail(where, "the post-processor adds id " + std::to_string(id) +
+                        ", which is not a token (the vocabulary has ids 0.." + std::to_string(vocab_size() - 1) + ")");
+    }
+  }
+}
+
+// Added tokens are looked up by id, so the table is sized by the largest one: ids are checked
+// first. Each content and each id names one token: HF would give a repeated content or a content
+// of the vocabulary another id than the file states (it warns and uses its own).
+void HfTokenizer::index_added_tokens(const std::string& where) {
+  const auto& added = pipe_.added_tokens;
+  const int64_t defined = model_.size() + static_cast<int64_t>(added.size());
   int32_t max_id = -1;
-  for (size_t k = 0; k < pipe_.added_tokens.size(); ++k) {
-    const AddedToken& a = pipe_.added_tokens[k];
+  std::unordered_map<std::string_view, int32_t> id_of_content;
+  for (size_t k = 0; k < added.size(); ++k) {
+    const AddedToken& a = added[k];
     if (a.content.empty() || a.id < 0) fail(where, "invalid added token '" + a.content + "'");
+    const auto name = [&] { return "added token " + quote_text(a.content); };
+    if (a.id >= token_id_bound(defined)) fail_far_id(a.id, defined, where, name() + " has id");
+    const int32_t vocab_id = model_.token_id(a.content);
+    if (vocab_id >= 0 && vocab_id != a.id)
+      fail(where, name() + " has id " + std::to_string(a.id) + ", the vocabulary gives it id " +
+                      std::to_string(vocab_id));
+    const auto [seen, fresh] = id_of_content.emplace(a.content, a.id);
+    if (!fresh)
+      fail(where, name() + " appears twice (ids " + std::to_string(seen->second) + " and " + std::to_string(a.id) +
+                      ")");
     added_by_first_byte_[static_cast<uint8_t>(a.content[0])].push_back(static_cast<int32_t>(k));
     max_id = std::max(max_id, a.id);
   }
   for (auto& list : added_by_first_byte_) {
-    std::stable_sort(list.begin(), list.end(), [&](int32_t a, int32_t b) {
-      return pipe_.added_tokens[a].content.size() > pipe_.added_tokens[b].content.size();
-    });
+    std::stable_sort(list.begin(), list.end(),
+                     [&](int32_t a, int32_t b) { return added[a].content.size() > added[b].content.size(); });
   }
   added_by_id_.assign(static_cast<size_t>(max_id + 1), nullptr);
-  for (const AddedToken& a : pipe_.added_tokens) added_by_id_[a.id] = &a;
+  for (const AddedToken& a : added) {
+    if (const AddedToken* other = added_by_id_[a.id])
+      fail(where, "added tokens " + quote_text(other->content) + " and " + quote_text(a.content) + " both have id " +
+                      std::to_string(a.id));
+    added_by_id_[a.id] = &a;
+  }
 }
 
 int64_t HfTokenizer::vocab_size() const {

@@ -10,6 +10,8 @@
 
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
+#include "ob1q/text/flat_map.hpp"
+#include "ob1q/text/json_input.hpp"
 #include "ob1q/text/tokenizer_sources.hpp"
 #include "ob1q/text/unicode.hpp"
 
@@ -122,35 +124,85 @@ ModelFacts read_model(std::string_view model, const std::string& where) {
   return facts;
 }
 
-size_t count_code_points(std::string_view s) {
-  size_t n = 0;
-  for (size_t i = 0; i < s.size(); ++n) decode_utf8(s, i);
-  return n;
-}
+// The pieces in a byte trie, read forwards or backwards: walking a string through it finds every
+// prefix (suffix) of the string that is a piece in one pass. That keeps merges_from_scores linear
+// in the length of a piece; looking up both halves of every split by hash was quadratic (a 200 KB
+// piece took seconds, a 1 MB piece minutes).
+class PieceTrie {
+ public:
+  PieceTrie(const std::vector<std::string>& pieces, bool backwards) : backwards_(backwards) {
+    size_t bytes = 0;
+    for (const std::string& p : pieces) bytes += p.size();
+    child_.reserve(bytes);
+    piece_at_.reserve(bytes + 1);
+    piece_at_.push_back(-1);
+    for (size_t k = 0; k < pieces.size(); ++k) {
+      const std::string& p = pieces[k];
+      uint32_t node = 0;
+      for (size_t i = 0; i < p.size(); ++i) {
+        const uint64_t key = edge(node, byte_at(p, i));
+        if (const uint32_t* next = child_.find(key)) {
+          node = *next;
+        } else {
+          node = static_cast<uint32_t>(piece_at_.size());
+          piece_at_.push_back(-1);
+          child_.set(key, node);
+        }
+      }
+      if (piece_at_[node] < 0) piece_at_[node] = static_cast<int32_t>(k);  // a spelling's first id wins
+    }
+  }
+
+  // found[n] = the piece spelled by the first (backwards: last) n bytes of s, or -1; 0 < n < s.size().
+  void walk(std::string_view s, std::vector<int32_t>& found) const {
+    found.assign(s.size(), -1);
+    uint32_t node = 0;
+    for (size_t n = 1; n < s.size(); ++n) {
+      const uint32_t* next = child_.find(edge(node, byte_at(s, n - 1)));
+      if (!next) return;
+      node = *next;
+      found[n] = piece_at_[node];
+    }
+  }
+
+ private:
+  static uint64_t edge(uint32_t node, uint8_t byte) { return static_cast<uint64_t>(node) << 8 | byte; }
+  uint8_t byte_at(std::string_view s, size_t i) const {
+    return static_cast<uint8_t>(backwards_ ? s[s.size() - 1 - i] : s[i]);
+  }
+
+  bool backwards_;
+  FlatMap64<uint32_t> child_;      // (node, byte) -> node
+  std::vector<int32_t> piece_at_;  // node -> piece id, or -1
+};
 
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> merges_from_scores(const std::vector<std::string>& pieces,
                                                                     const std::vector<float>& scores) {
-  std::unordered_map<std::string_view, int32_t> id;
-  for (size_t k = 0; k < pieces.size(); ++k) id.emplace(pieces[k], static_cast<int32_t>(k));
+  const PieceTrie prefixes(pieces, false), suffixes(pieces, true);
   struct Candidate {
     int32_t left, right;
     float score;
     size_t left_len, right_len;  // in code points, as Python's len()
   };
-  std::vector<Candidate> all;
+  std::vector<Candidate> all, local;
+  std::vector<int32_t> left_of, right_of;  // by the byte length of the half
+  std::vector<size_t> cuts;                // character boundaries inside the piece
   for (size_t k = 0; k < pieces.size(); ++k) {
     const std::string& piece = pieces[k];
-    std::vector<Candidate> local;
-    size_t i = 0, chars = 0;
-    const size_t total = count_code_points(piece);
-    while (i < piece.size()) {
+    cuts.clear();
+    for (size_t i = 0; i < piece.size();) {
       decode_utf8(piece, i);
-      ++chars;
-      if (i >= piece.size()) break;
-      auto l = id.find(std::string_view(piece).substr(0, i)), r = id.find(std::string_view(piece).substr(i));
-      if (l != id.end() && r != id.end()) local.push_back({l->second, r->second, scores[k], chars, total - chars});
+      if (i < piece.size()) cuts.push_back(i);
+    }
+    if (cuts.empty()) continue;
+    prefixes.walk(piece, left_of);
+    suffixes.walk(piece, right_of);
+    local.clear();
+    for (size_t c = 0; c < cuts.size(); ++c) {
+      const int32_t l = left_of[cuts[c]], r = right_of[piece.size() - cuts[c]];
+      if (l >= 0 && r >= 0) local.push_back({l, r, scores[k], c + 1, cuts.size() - c});
     }
     // A piece's own splits in the order of the ids of their halves.
     std::sort(local.begin(), local.end(),
@@ -177,8 +229,13 @@ bool read_sentencepiece_bpe(const std::string& path, BpeSource& source) {
   BpeSource src;
   std::vector<float> scores(n);
   src.tokens.resize(n);
+  std::unordered_map<std::string_view, size_t> first_id;  // SentencePiece refuses a piece defined twice
   for (size_t k = 0; k < n; ++k) {
     const Piece& p = facts.pieces[k];
+    const auto [seen, fresh] = first_id.emplace(p.text, k);
+    if (!fresh)
+      fail(path, "piece " + quote_text(p.text) + " appears twice (ids " + std::to_string(seen->second) + " and " +
+                     std::to_string(k) + ")");
     src.tokens[k] = p.text;
     scores[k] = p.score;
     if (p.type == kPieceUnknown && src.options.unk_token.empty()) src.options.unk_token = p.text;

@@ -1,11 +1,13 @@
 // Readers of the zero-shot task files (formats and rules: ob1q/text/tasks.hpp).
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
 #include "ob1q/common/sha256.hpp"
+#include "ob1q/text/json_input.hpp"
 #include "ob1q/text/tasks.hpp"
 
 #ifdef OB1Q_HAVE_BZIP2
@@ -140,13 +142,14 @@ struct Rec {
   long integer(const char* key) const {
     const json& v = at(key);
     if (v.is_boolean()) return v.get<bool>() ? 1 : 0;
-    if (v.is_number_integer()) return v.get<long>();
+    if (v.is_number_unsigned() && v.get<uint64_t>() <= static_cast<uint64_t>(LONG_MAX)) return v.get<long>();
+    if (v.is_number_integer() && !v.is_number_unsigned()) return v.get<long>();
     if (v.is_string()) {
       const std::string s = v.get<std::string>();
       if (!s.empty() && s.size() < 10 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
         return std::stol(s);
     }
-    bad(std::string("\"") + key + "\" is not an integer label (" + v.dump() + ")");
+    bad(std::string("\"") + key + "\" is not an integer label (" + json_brief(v) + ")");
   }
   std::string keys() const {
     std::string k;
@@ -159,12 +162,7 @@ std::vector<Rec> parse_jsonl(const std::string& path, const std::string& text) {
   std::vector<Rec> recs;
   for (const Line& l : split_lines(text)) {
     if (blank(l.text)) continue;
-    json j;
-    try {
-      j = json::parse(l.text);
-    } catch (const json::exception& e) {
-      bad(path, l.no, std::string("invalid JSON (") + e.what() + ")");
-    }
+    json j = parse_json(l.text, path + ":" + std::to_string(l.no));
     if (!j.is_object()) bad(path, l.no, "expected a JSON object, got " + std::string(j.type_name()));
     recs.push_back({&path, l.no, std::move(j)});
   }

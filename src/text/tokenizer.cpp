@@ -16,6 +16,7 @@
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
 #include "ob1q/text/hf_tokenizer.hpp"
+#include "ob1q/text/json_input.hpp"
 #include "ob1q/text/tokenizer_sources.hpp"
 
 namespace ob1q::text {
@@ -29,13 +30,9 @@ const char* const kMeta = "\xE2\x96\x81";  // "▁"
 json read_config(const std::string& dir) {
   const std::string path = path_join(dir, "tokenizer_config.json");
   if (!file_exists(path)) return json::object();
-  try {
-    json j = json::parse(read_file(path));
-    if (!j.is_object()) fail(path, "not a JSON object");
-    return j;
-  } catch (const json::exception& e) {
-    fail(path, std::string("invalid JSON: ") + e.what());
-  }
+  json j = parse_json(read_file(path), path);
+  if (!j.is_object()) fail(path, "not a JSON object");
+  return j;
 }
 
 // A config bool that may be absent (or null).
@@ -50,12 +47,15 @@ bool config_bool(const json& cfg, const char* key, bool fallback) {
 }
 
 // bos_token and friends are strings or serialized AddedTokens ({"content": ...}).
-std::string config_token(const json& cfg, const char* key, const std::string& fallback) {
+std::string config_token(const json& cfg, const char* key, const std::string& fallback, const std::string& dir) {
   auto it = cfg.find(key);
   if (it == cfg.end()) return fallback;
   if (it->is_string()) return it->get<std::string>();
-  if (it->is_object() && it->contains("content")) return (*it)["content"].get<std::string>();
-  return "";  // null: explicitly none
+  if (it->is_null()) return "";  // explicitly none
+  const auto content = it->is_object() ? it->find("content") : it->end();
+  if (content == it->end() || !content->is_string())
+    fail(path_join(dir, "tokenizer_config.json"), std::string(key) + " is not a string or {\"content\": string}");
+  return content->get<std::string>();
 }
 
 // The tokenizer class from tokenizer_config.json; without one, transformers maps the model type of
@@ -69,7 +69,9 @@ bool is_llama_class(const json& cfg, const std::string& dir) {
   const std::string model_config = path_join(dir, "config.json");
   if (!file_exists(model_config)) return false;
   const json j = json::parse(read_file(model_config), nullptr, /*allow_exceptions=*/false);
-  return j.is_object() && j.value("model_type", std::string()) == "llama";
+  if (!j.is_object()) return false;  // io reports a broken config.json
+  const auto type = j.find("model_type");
+  return type != j.end() && type->is_string() && type->get<std::string>() == "llama";
 }
 
 void set_added(std::vector<AddedToken>& added, const AddedToken& t) {
@@ -82,23 +84,40 @@ void set_added(std::vector<AddedToken>& added, const AddedToken& t) {
   added.push_back(t);
 }
 
-// tokenizer_config.json's added_tokens_decoder joins the file's added tokens.
-void add_config_tokens(const json& cfg, const std::string& dir, std::vector<AddedToken>& added) {
+// A decimal token id in [0, 2^31), or -1.
+int32_t parse_id(const std::string& s) {
+  if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string::npos) return -1;
+  const int64_t v = std::stoll(s);
+  return v <= kMaxTokenIdValue ? static_cast<int32_t>(v) : -1;
+}
+
+// tokenizer_config.json's added_tokens_decoder joins the file's added tokens (a vocabulary of
+// vocab_size ids).
+void add_config_tokens(const json& cfg, const std::string& dir, int64_t vocab_size, std::vector<AddedToken>& added) {
   auto it = cfg.find("added_tokens_decoder");
   if (it == cfg.end() || !it->is_object()) return;
+  const std::string path = path_join(dir, "tokenizer_config.json");
+  std::vector<AddedToken> from_config;
   try {
     for (const auto& [key, v] : it->items()) {
       AddedToken t;
-      t.id = std::stoi(key);
+      t.id = parse_id(key);
+      if (t.id < 0) fail(path, "added_tokens_decoder key " + quote_text(key) + " is not a token id");
       t.content = v.at("content").get<std::string>();
       t.special = v.value("special", false);
       t.lstrip = v.value("lstrip", false);
       t.rstrip = v.value("rstrip", false);
       t.single_word = v.value("single_word", false);
       set_added(added, t);
+      from_config.push_back(t);
     }
-  } catch (const std::exception& e) {
-    fail(path_join(dir, "tokenizer_config.json"), std::string("bad added_tokens_decoder: ") + e.what());
+  } catch (const json::exception& e) {
+    fail(path, std::string("bad added_tokens_decoder: ") + e.what());
+  }
+  const int64_t defined = vocab_size + static_cast<int64_t>(added.size());
+  for (const AddedToken& t : from_config) {
+    if (t.id >= token_id_bound(defined))
+      fail_far_id(t.id, defined, path, "added token " + quote_text(t.content) + " has id");
   }
 }
 
@@ -142,15 +161,15 @@ struct Assembly {
 };
 
 std::unique_ptr<Tokenizer> assemble(Assembly a, const json& cfg, const std::string& dir, const std::string& where) {
-  add_config_tokens(cfg, dir, a.source.added_tokens);
+  add_config_tokens(cfg, dir, static_cast<int64_t>(a.source.tokens.size()), a.source.added_tokens);
   BpeModel model(std::move(a.source.tokens), a.source.merges, a.source.options, where);
   std::vector<AddedToken>& added = a.source.added_tokens;
-  const std::string bos = config_token(cfg, "bos_token", a.default_bos);
-  const std::string eos = config_token(cfg, "eos_token", a.default_eos);
+  const std::string bos = config_token(cfg, "bos_token", a.default_bos, dir);
+  const std::string eos = config_token(cfg, "eos_token", a.default_eos, dir);
   HfPipeline& p = a.pipeline;
   if (a.llama) {
     // The special tokens of the config are always cut out of the text.
-    for (const std::string& s : {config_token(cfg, "unk_token", "<unk>"), bos, eos}) {
+    for (const std::string& s : {config_token(cfg, "unk_token", "<unk>", dir), bos, eos}) {
       const int32_t id = s.empty() ? -1 : model.token_id(s);
       bool known = false;
       for (const AddedToken& t : added) known = known || t.id == id;

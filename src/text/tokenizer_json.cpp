@@ -7,13 +7,23 @@
 
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
+#include "ob1q/text/json_input.hpp"
 #include "ob1q/text/tokenizer_sources.hpp"
+#include "ob1q/text/unicode.hpp"
 
 namespace ob1q::text {
 
 namespace {
 
 using nlohmann::json;
+
+// Sequences of steps nest; real files use one level. The bound keeps the recursion below short.
+constexpr int kMaxSequenceDepth = 32;
+
+void check_sequence_depth(int depth, const std::string& path, const char* kind) {
+  if (depth >= kMaxSequenceDepth)
+    fail(path, std::string(kind) + " Sequence nested deeper than " + std::to_string(kMaxSequenceDepth) + " levels");
+}
 
 bool flag(const json& j, const char* key, bool fallback) {
   auto it = j.find(key);
@@ -32,6 +42,16 @@ std::string string_pattern(const json& step, const std::string& path) {
   fail(path, "unsupported regex pattern in a " + step.value("type", std::string("?")) + " step");
 }
 
+// HF's Metaspace replacement is a Rust char: exactly one character (an empty one would never let
+// the pre-tokenizer's split advance).
+std::string metaspace_replacement(const json& step, const std::string& path) {
+  const std::string r = text_of(step, "replacement", "\xE2\x96\x81");
+  size_t i = 0;
+  const bool one = !r.empty() && decode_utf8(r, i) != kInvalidCodePoint && i == r.size();
+  if (!one) fail(path, "Metaspace replacement " + quote_text(r) + " is not one character");
+  return r;
+}
+
 PrependScheme prepend_scheme(const json& step) {
   const std::string s = text_of(step, "prepend_scheme");
   if (s == "first") return PrependScheme::First;
@@ -40,11 +60,12 @@ PrependScheme prepend_scheme(const json& step) {
   return PrependScheme::Always;
 }
 
-void read_normalizer(const json& n, const std::string& path, std::vector<NormalizerStep>& out) {
+void read_normalizer(const json& n, const std::string& path, std::vector<NormalizerStep>& out, int depth = 0) {
   if (n.is_null()) return;
   const std::string type = n.at("type").get<std::string>();
   if (type == "Sequence") {
-    for (const json& s : n.at("normalizers")) read_normalizer(s, path, out);
+    check_sequence_depth(depth, path, "normalizer");
+    for (const json& s : n.at("normalizers")) read_normalizer(s, path, out, depth + 1);
   } else if (type == "Prepend") {
     out.push_back({NormalizerStep::Prepend, "", n.at("prepend").get<std::string>()});
   } else if (type == "Replace") {
@@ -54,12 +75,13 @@ void read_normalizer(const json& n, const std::string& path, std::vector<Normali
   }
 }
 
-void read_pre_tokenizer(const json& p, const std::string& path, std::vector<PreTokenizerStep>& out) {
+void read_pre_tokenizer(const json& p, const std::string& path, std::vector<PreTokenizerStep>& out, int depth = 0) {
   if (p.is_null()) return;
   const std::string type = p.at("type").get<std::string>();
   PreTokenizerStep step{PreTokenizerStep::ByteLevel};
   if (type == "Sequence") {
-    for (const json& s : p.at("pretokenizers")) read_pre_tokenizer(s, path, out);
+    check_sequence_depth(depth, path, "pre-tokenizer");
+    for (const json& s : p.at("pretokenizers")) read_pre_tokenizer(s, path, out, depth + 1);
     return;
   } else if (type == "ByteLevel") {
     step.add_prefix_space = flag(p, "add_prefix_space", true);
@@ -74,7 +96,7 @@ void read_pre_tokenizer(const json& p, const std::string& path, std::vector<PreT
       fail(path, "unsupported Split behavior (only Isolated, not inverted)");
   } else if (type == "Metaspace") {
     step.kind = PreTokenizerStep::Metaspace;
-    step.replacement = text_of(p, "replacement", step.replacement);
+    step.replacement = metaspace_replacement(p, path);
     step.prepend = prepend_scheme(p);
     step.split = flag(p, "split", true);
   } else {
@@ -88,19 +110,27 @@ std::vector<int32_t> special_ids(const json& processor, const json& item, const 
   const std::string name = item.at("SpecialToken").at("id").get<std::string>();
   const json& specials = processor.at("special_tokens");
   if (!specials.contains(name)) fail(path, "post-processor template uses undefined special token " + name);
-  return specials[name].at("ids").get<std::vector<int32_t>>();
+  std::vector<int32_t> ids;
+  for (const json& id : specials[name].at("ids")) {
+    ids.push_back(json_token_id(id, path, [&] {
+      return "post_processor.special_tokens[" + quote_text(name) + "].ids[" + std::to_string(ids.size()) + "]";
+    }));
+  }
+  return ids;
 }
 
 // What the post-processor adds around a single sequence (add_special_tokens=True).
-void read_post_processor(const json& p, const std::string& path, std::vector<int32_t>& prefix, std::vector<int32_t>& suffix) {
+void read_post_processor(const json& p, const std::string& path, std::vector<int32_t>& prefix,
+                         std::vector<int32_t>& suffix, int depth = 0) {
   if (p.is_null()) return;
   const std::string type = p.at("type").get<std::string>();
   if (type == "ByteLevel") return;  // only adjusts offsets
   if (type == "Sequence") {
+    check_sequence_depth(depth, path, "post-processor");
     // Each processor wraps the result of the previous ones.
     for (const json& s : p.at("processors")) {
       std::vector<int32_t> pre, post;
-      read_post_processor(s, path, pre, post);
+      read_post_processor(s, path, pre, post, depth + 1);
       prefix.insert(prefix.begin(), pre.begin(), pre.end());
       suffix.insert(suffix.end(), post.begin(), post.end());
     }
@@ -116,19 +146,20 @@ void read_post_processor(const json& p, const std::string& path, std::vector<int
       }
     }
   } else if (type == "RobertaProcessing" || type == "BertProcessing") {
-    prefix.push_back(p.at("cls").at(1).get<int32_t>());
-    suffix.push_back(p.at("sep").at(1).get<int32_t>());
+    prefix.push_back(json_token_id(p.at("cls").at(1), path, [] { return std::string("post_processor.cls[1]"); }));
+    suffix.push_back(json_token_id(p.at("sep").at(1), path, [] { return std::string("post_processor.sep[1]"); }));
   } else {
     fail(path, "unsupported post-processor " + type);
   }
 }
 
-void read_decoder(const json& d, const std::string& path, std::vector<DecoderStep>& out) {
+void read_decoder(const json& d, const std::string& path, std::vector<DecoderStep>& out, int depth = 0) {
   if (d.is_null()) return;
   const std::string type = d.at("type").get<std::string>();
   DecoderStep step{DecoderStep::ByteLevel};
   if (type == "Sequence") {
-    for (const json& s : d.at("decoders")) read_decoder(s, path, out);
+    check_sequence_depth(depth, path, "decoder");
+    for (const json& s : d.at("decoders")) read_decoder(s, path, out, depth + 1);
     return;
   } else if (type == "ByteLevel") {
   } else if (type == "Replace") {
@@ -146,7 +177,7 @@ void read_decoder(const json& d, const std::string& path, std::vector<DecoderSte
     step.stop = d.value("stop", size_t{0});
   } else if (type == "Metaspace") {
     step.kind = DecoderStep::Metaspace;
-    step.replacement = text_of(d, "replacement", step.replacement);
+    step.replacement = metaspace_replacement(d, path);
     step.prepend = prepend_scheme(d);
   } else {
     fail(path, "unsupported decoder " + type);
@@ -166,10 +197,13 @@ BpeSource read_bpe_model(const json& m, const std::string& path) {
     if (!text_of(m, key).empty()) fail(path, std::string("unsupported BPE option ") + key);
   }
   BpeSource src;
-  int32_t max_id = -1;
-  for (const auto& [token, id] : m.at("vocab").items()) max_id = std::max(max_id, id.get<int32_t>());
-  src.tokens.resize(static_cast<size_t>(max_id + 1));
-  for (const auto& [token, id] : m.at("vocab").items()) src.tokens[id.get<int32_t>()] = token;
+  const json& vocab = m.at("vocab");
+  if (!vocab.is_object()) fail(path, "model.vocab is not an object {token: id}");
+  std::vector<std::pair<std::string, int32_t>> entries;
+  entries.reserve(vocab.size());
+  for (const auto& [token, id] : vocab.items())
+    entries.emplace_back(token, json_token_id(id, path, [&] { return "model.vocab[" + quote_text(token) + "]"; }));
+  src.tokens = tokens_by_id(entries, path, "model.vocab");
   for (const json& merge : m.at("merges")) {
     if (merge.is_array()) {  // ["a", "b"]: the format that allows spaces in tokens
       src.merges.emplace_back(merge.at(0).get<std::string>(), merge.at(1).get<std::string>());
@@ -192,13 +226,15 @@ BpeSource read_bpe_model(const json& m, const std::string& path) {
 TokenizerJson read_tokenizer_json(const std::string& path) {
   TokenizerJson out;
   try {
-    const json j = json::parse(read_file(path));
+    const json j = parse_json(read_file(path), path, "invalid tokenizer.json");
     out.bpe = read_bpe_model(j.at("model"), path);
     if (j.contains("added_tokens")) {
       for (const json& a : j["added_tokens"]) {
         AddedToken t;
         t.content = a.at("content").get<std::string>();
-        t.id = a.at("id").get<int32_t>();
+        t.id = json_token_id(a.at("id"), path, [&] {
+          return "added_tokens[" + std::to_string(out.bpe.added_tokens.size()) + "].id";
+        });
         t.special = flag(a, "special", false);
         t.lstrip = flag(a, "lstrip", false);
         t.rstrip = flag(a, "rstrip", false);

@@ -30,6 +30,9 @@ CalibrationSet sample_windows(const std::vector<std::string>& docs, const Tokeni
 //  * JSON: {"seqlen": L, "windows": [[id, ...], ...]} (each window exactly L ids), or a bare array of windows;
 //  * raw little-endian int32 (any other file): nsamples x seqlen ids back to back; `seqlen` must be given.
 // `seqlen` (> 0) is checked against the file; windows beyond `nsamples` (> 0) are dropped.
+// Every id must be an integer in [0, 2^31) (JSON floats, strings and out-of-range numbers are
+// refused, never wrapped); whether ids fit the model is check_token_ids' question (tokenizer.hpp).
+// Each problem is one ob1q::Error naming the file and, for ids, the window and position.
 CalibrationSet load_windows(const std::string& path, int64_t nsamples, int64_t seqlen);
 
 }  // namespace ob1q::text

@@ -38,9 +38,11 @@ class FlatMap64 {
   size_t size() const { return size_; }
 
  private:
+  // Fibonacci hashing: the top bits of the product depend on every bit of the key, so
+  // consecutive keys (trie nodes, token ids) spread out instead of forming probe clusters.
   size_t slot(uint64_t key) const {
     const size_t mask = keys_.size() - 1;
-    size_t i = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+    size_t i = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
     while (keys_[i] != kEmpty && keys_[i] != key) i = (i + 1) & mask;
     return i;
   }
@@ -51,6 +53,8 @@ class FlatMap64 {
     old_keys.swap(keys_);
     old_values.swap(values_);
     size_ = 0;
+    shift_ = 64;
+    for (size_t c = cap; c > 1; c >>= 1) --shift_;
     for (size_t i = 0; i < old_keys.size(); ++i) {
       if (old_keys[i] == kEmpty) continue;
       const size_t j = slot(old_keys[i]);
@@ -63,6 +67,7 @@ class FlatMap64 {
   std::vector<uint64_t> keys_;
   std::vector<V> values_;
   size_t size_ = 0;
+  int shift_ = 64;  // 64 - log2(capacity)
 };
 
 }  // namespace ob1q::text

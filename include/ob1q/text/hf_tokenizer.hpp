@@ -64,7 +64,8 @@ struct HfPipeline {
 
 class HfTokenizer : public Tokenizer {
  public:
-  // `where` names the source in errors (e.g. an unsupported combination of steps).
+  // `where` names the source in errors (an unsupported combination of steps, token ids that are
+  // out of bounds or given twice).
   HfTokenizer(BpeModel model, HfPipeline pipeline, const std::string& where);
 
   // Thread-safe: the tokenizer is immutable; each call uses its own word cache.
@@ -90,6 +91,7 @@ class HfTokenizer : public Tokenizer {
   };
   class Encoder;  // the per-call state (pieces' storage, word cache)
 
+  void index_added_tokens(const std::string& where);
   void split_added_tokens(std::string_view text, bool parse_special, std::vector<Section>& out) const;
   std::string token_text(int32_t id) const;
 

@@ -24,7 +24,11 @@ class Tokenizer {
   // -- what the reference streams of each family were produced with.
   bool parses_special_in_corpora() const { return kind() != "sentencepiece"; }
   virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
+  // One past the largest id: every id encode() returns (vocabulary, added and post-processor
+  // tokens) is in [0, vocab_size()).
   virtual int64_t vocab_size() const = 0;
+  // The largest id encode() can return: compare it with the model's embedding rows at load.
+  int32_t max_id() const { return static_cast<int32_t>(vocab_size() - 1); }
   virtual int32_t bos_id() const = 0;  // -1 when the tokenizer has none
   virtual int32_t eos_id() const = 0;
   virtual std::string kind() const = 0;  // "sentencepiece" | "bpe"
@@ -37,5 +41,15 @@ class Tokenizer {
 // add_eos_token / legacy where present.
 // Throws ob1q::Error("<dir>: no tokenizer found (...)") when nothing usable is there.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir);
+
+// Throws ob1q::Error("<where>: the tokenizer's largest id is N, the model's vocab_size is only M
+// ...") when the tokenizer can produce ids the model's embedding (model_vocab_size rows) lacks.
+void check_tokenizer_fits(const Tokenizer& tok, int64_t model_vocab_size, const std::string& where);
+
+// Token ids that reach a model (calibration windows, evaluation streams) must be rows of its
+// embedding: throws ob1q::Error("<where>: [window W, ]position P: token id X is outside the
+// model's vocabulary (vocab_size V)") for the first id outside [0, vocab_size).
+void check_token_ids(const std::vector<std::vector<int32_t>>& windows, int64_t vocab_size, const std::string& where);
+void check_token_ids(const std::vector<int32_t>& ids, int64_t vocab_size, const std::string& where);
 
 }  // namespace ob1q::text
