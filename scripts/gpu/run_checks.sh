@@ -3,6 +3,7 @@
 # in $STEPS for one model. Writes JSON under $OUT (or results/) and prints a table at the end.
 #   MODEL=.carry/shared/models/llama-s DATA=.carry/shared/data STEPS="test eval bench quant:arb-rc" scripts/gpu/run_checks.sh
 # Steps: test | eval | bench | special:M | quant:M[:TAG:FLAGS] | scaling:M | pack:M | zeroshot:fp16|M | zsref
+#        kernels | runtime:M | genbench:7b|8b
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=$(realpath -m "${OUT:-results}"); mkdir -p "$out"
@@ -13,7 +14,7 @@ if [ ! -x build-gpu/ob1q ] || [ -n "${REBUILD:-}" ]; then
   log build
   prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
   cmake -S . -B build-gpu -G Ninja -DCMAKE_PREFIX_PATH="$prefix" > "$out/cmake.log" 2>&1 || { tail -30 "$out/cmake.log"; exit 1; }
-  cmake --build build-gpu -j 16 > "$out/build.log" 2>&1 || { grep -E 'error|FAILED' "$out/build.log" | head -30; exit 1; }
+  cmake --build build-gpu -j 16 ${TARGETS:+--target $TARGETS} > "$out/build.log" 2>&1 || { grep -E 'error|FAILED' "$out/build.log" | head -30; exit 1; }
   grep -c 'warning:' "$out/build.log" | xargs echo "build warnings:"
 fi
 bin=build-gpu/ob1q
@@ -64,11 +65,47 @@ for step in ${STEPS:?}; do
         --json "$out/zsref_ob1q_${name}.json" --log-level warn
       python3 scripts/reference/hf_zeroshot.py --model "$model" --requests /tmp/zs_req_${name}.jsonl --per-task 100 \
         --json "$out/zsref_hf_${name}.json";;
+    kernels)  # the CUDA kernels against the CPU reference, and the packed runtime tests
+      log "packed kernels and runtime tests"
+      OB1Q_SHARED=/nonexistent build-gpu/tests/test_torch --gtest_filter='PackedKernels*:*PackedLayouts*:PackedRuntime*' \
+        > "$out/kernels.log" 2>&1; grep -E '^\[  (PASSED|FAILED|SKIPPED) |Failure|Expected|actual' "$out/kernels.log" | head -40
+      summary+=("kernels: $(grep -E '^\[  PASSED' "$out/kernels.log" | head -1) $(grep -c '^\[  FAILED  \] [A-Z]' "$out/kernels.log") failed");;
+    runtime:*)  # packed path vs dense path of the same packed checkpoint: perplexity and greedy tokens
+      m=${step#runtime:}; q=/tmp/q_${name}_${m}
+      [ -f "$q/ob1q_manifest.json" ] || $bin quantize --model "$model" --data-dir "$data" --method "$m" --out "$q" --overwrite \
+        --json "$out/quant_${name}_${m}.json" --log-level warn
+      for w in packed dense; do
+        log "eval $name $m --weights $w"
+        $bin eval --model "$q" --data-dir "$data" --ppl wikitext2,ptb,c4 --dtype fp16 --weights $w \
+          --json "$out/eval_${name}_${m}_${w}.json" --log-level warn
+        $bin generate --model "$q" --prompt "The meaning of life is" --max-new-tokens 64 --dtype fp16 --weights $w \
+          --record-margins --json "$out/gen_${name}_${m}_${w}.json" --log-level warn > /dev/null
+      done
+      summary+=("runtime $m: $(python3 - "$out" "$name" "$m" <<'PY'
+import json, sys
+out, name, m = sys.argv[1:]
+e = {w: json.load(open(f"{out}/eval_{name}_{m}_{w}.json"))["ppl"] for w in ("packed", "dense")}
+g = {w: json.load(open(f"{out}/gen_{name}_{m}_{w}.json")) for w in ("packed", "dense")}
+s = " ".join(f"{d}={e['packed'][d]['ppl']:.4f}/{e['dense'][d]['ppl']:.4f} ({100 * (e['packed'][d]['ppl'] / e['dense'][d]['ppl'] - 1):+.4f}%)" for d in e["packed"])
+a, b = g["packed"]["token_ids"], g["dense"]["token_ids"]
+div = next((i for i in range(min(len(a), len(b))) if a[i] != b[i]), None)
+if div is None and a == b:
+    s += " | greedy 64: identical"
+else:
+    mp, md = g["packed"]["logit_margins"], g["dense"]["logit_margins"]
+    s += f" | greedy 64: first divergence at token {div}, top-2 logit gap there {mp[div]:.4g} (packed) / {md[div]:.4g} (dense)"
+s += f" | decode {g['packed']['decode_tokens_per_s']:.0f} vs {g['dense']['decode_tokens_per_s']:.0f} tok/s"
+print(s)
+PY
+)");;
+    genbench:*)
+      log "generation bench ${step#genbench:}"; scripts/bench_generate.sh "${step#genbench:}" "$bin" "$out" | tee "$out/genbench_${step#genbench:}.txt";;
     scaling:*)
       log "scaling ${step#scaling:}"; scripts/bench_quant_scaling.sh "$data" "$data/tokenizers/llama2" "${step#scaling:}" 2 "$bin" && cp results/bench_quant_scaling_*.json "$out/";;
   esac
 done
 log done
+printf '%s\n' "${summary[@]}"
 python3 - "$out" "$name" <<'PY'
 import json, os, sys, glob
 out, name = sys.argv[1], sys.argv[2]

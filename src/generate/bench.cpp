@@ -48,20 +48,21 @@ nlohmann::json bench_variant(const BenchOptions& o, bool packed) {
   const c10::Device dev = lo.device;
   reset_peak_device_memory(dev);
 
-  // Prefill alone: the prompt through a fresh cache (warm-up, then timed runs).
+  // Prefill alone: a prompt through a fresh cache (warm-up, then timed runs).
+  const int64_t P = o.prefill_tokens > 0 ? o.prefill_tokens : o.prompt_tokens;
   std::vector<int64_t> flat;
-  for (const auto& p : prompts) flat.insert(flat.end(), p.begin(), p.end());
-  const at::Tensor ids = at::tensor(flat, at::kLong).view({o.batch, o.prompt_tokens}).to(dev);
+  for (const auto& p : random_prompts(o.batch, P, m->config().vocab_size, o.seed + 1)) flat.insert(flat.end(), p.begin(), p.end());
+  const at::Tensor ids = at::tensor(flat, at::kLong).view({o.batch, P}).to(dev);
   model::Step pre;
-  pre.pos = at::arange(o.prompt_tokens, at::TensorOptions().dtype(at::kLong).device(dev));
+  pre.pos = at::arange(P, at::TensorOptions().dtype(at::kLong).device(dev));
   std::vector<double> prefill;
   for (int64_t r = 0; r <= o.repeat; ++r) {
-    model::KVCache cache = m->new_cache(o.batch, o.prompt_tokens + 1);
+    model::KVCache cache = m->new_cache(o.batch, P + 1);
     sync(ids);
     const auto t0 = std::chrono::steady_clock::now();
     sync(m->forward_step(ids, cache, pre, true));
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (r > 0) prefill.push_back(double(o.batch * o.prompt_tokens) / s);
+    if (r > 0) prefill.push_back(double(o.batch * P) / s);
   }
   // Decode: greedy generation of gen_tokens (no stop at EOS), warm-up then timed runs.
   Options go;
@@ -119,6 +120,7 @@ nlohmann::json run_bench(const BenchOptions& o) {
           {"device_name", device_name(o.load.device)},
           {"dtype", c10::toString(o.load.dtype)},
           {"prompt_tokens", o.prompt_tokens},
+          {"prefill_tokens", o.prefill_tokens > 0 ? o.prefill_tokens : o.prompt_tokens},
           {"gen_tokens", o.gen_tokens},
           {"batch", o.batch},
           {"repeat", o.repeat},

@@ -83,6 +83,11 @@ Result generate(const model::DecoderModel& m, const std::vector<std::vector<int3
   Result r;
   r.tokens.assign(size_t(B), {});
   std::vector<bool> done(size_t(B), false);
+  auto margin = [&](const at::Tensor& logits) {
+    if (!o.record_margins) return;
+    const at::Tensor top = std::get<0>(logits[0].to(at::kFloat).topk(2));
+    r.margins.push_back((top[0] - top[1]).item<double>());
+  };
   // Records the tokens of one step; true when every sequence has finished.
   auto take = [&](const at::Tensor& next) {
     check_interrupt();  // Ctrl-C ends generation between tokens
@@ -104,7 +109,9 @@ Result generate(const model::DecoderModel& m, const std::vector<std::vector<int3
     at::Tensor seq = prompt;
     auto t0 = clock_type::now();
     for (int64_t i = 0; i < o.max_new_tokens; ++i) {
-      const at::Tensor next = sampler.next(m.forward(seq).select(1, seq.size(1) - 1));
+      const at::Tensor logits = m.forward(seq).select(1, seq.size(1) - 1);
+      margin(logits);
+      const at::Tensor next = sampler.next(logits);
       if (take(next)) break;
       seq = at::cat({seq, next.unsqueeze(1)}, 1);
     }
@@ -119,7 +126,9 @@ Result generate(const model::DecoderModel& m, const std::vector<std::vector<int3
   model::Step pre;
   pre.start = 0;
   pre.pos = at::arange(P, i64);
-  at::Tensor next = sampler.next(m.forward_step(prompt, cache, pre, /*last_only=*/true).select(1, 0));
+  const at::Tensor first = m.forward_step(prompt, cache, pre, /*last_only=*/true).select(1, 0);
+  margin(first);
+  at::Tensor next = sampler.next(first);
   sync(next);
   r.prefill_seconds = seconds_since(t0);
   r.prefill_tokens = B * P;
@@ -159,6 +168,7 @@ Result generate(const model::DecoderModel& m, const std::vector<std::vector<int3
       s.pos = at::full({1}, pos, i64);
       logits = m.forward_step(next.view({B, 1}), cache, s, true).select(1, 0);
     }
+    margin(logits);
     next = sampler.next(logits);
     ++steps;
     if (take(next)) break;

@@ -86,6 +86,7 @@ nlohmann::json generate_text(const TextRun& run) {
           {"prefill_tokens_per_s", r.prefill_tokens_per_s()},
           {"decode_tokens_per_s", r.decode_tokens_per_s()},
           {"cuda_graph", r.graph},
+          {"logit_margins", r.margins},
           {"weights_bytes", m->resident_bytes()},
           {"linear_weights_bytes", m->linear_resident_bytes()}};
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The Python reference scripts (tools/dequantize_reference.py, scripts/reference/*.py,
-# scripts/plot_diagnostics.py) must end with one line naming a missing package and exit status 2,
+# scripts/plot_diagnostics.py, scripts/make_random_packed.py) must end with one line naming a missing package and exit status 2,
 # not with a traceback. Every package they import is shadowed by a stub on PYTHONPATH whose import
 # fails, so the outcome does not depend on what this machine has installed: each script must then
 # name the first package it imports. Exit status 77 (ctest: skipped) when python3 is missing.
@@ -37,6 +37,8 @@ check scripts/reference/hf_ppl.py numpy
 check scripts/reference/hf_zeroshot.py torch
 check scripts/reference/make_random_llama.py torch
 check scripts/plot_diagnostics.py matplotlib
+check scripts/reference/hf_generate_bench.py torch
+check scripts/make_random_packed.py numpy
 
 # A reference script added later must be listed above (and check its imports the same way).
 for f in "$root"/scripts/reference/*.py; do

@@ -10,10 +10,11 @@ namespace ob1q::cli {
 namespace {
 
 void print_table(const nlohmann::json& r) {
-  std::printf("%s on %s (%s), batch %lld, %lld prompt + %lld generated tokens\n", r["model"].get<std::string>().c_str(),
-              r["device_name"].get<std::string>().c_str(), r["dtype"].get<std::string>().c_str(),
-              (long long)r["batch"].get<int64_t>(), (long long)r["prompt_tokens"].get<int64_t>(),
-              (long long)r["gen_tokens"].get<int64_t>());
+  std::printf("%s on %s (%s), batch %lld: prefill of %lld tokens; decode of %lld tokens after %lld\n",
+              r["model"].get<std::string>().c_str(), r["device_name"].get<std::string>().c_str(),
+              r["dtype"].get<std::string>().c_str(), (long long)r["batch"].get<int64_t>(),
+              (long long)r["prefill_tokens"].get<int64_t>(), (long long)r["gen_tokens"].get<int64_t>(),
+              (long long)r["prompt_tokens"].get<int64_t>());
   std::printf("%-8s %12s %12s %14s %14s %10s %8s\n", "weights", "MiB", "linears MiB", "prefill tok/s", "decode tok/s",
               "GB/s", "ratio");
   for (const auto& v : r["variants"])
@@ -36,6 +37,8 @@ void register_bench(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("bench", "Prefill/decode speed and resident weight memory (packed vs dense with --compare-dense)");
   cmd->add_option("--model", st->o.model_dir, "checkpoint directory (default: $OB1Q_MODEL, ../shared/models/llama-s, or the demo model)");
   cmd->add_option("--prompt-tokens", st->o.prompt_tokens, "prompt length (random token ids)")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--prefill-tokens", st->o.prefill_tokens, "prompt length of the prefill measurement (default: --prompt-tokens)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--gen-tokens", st->o.gen_tokens, "tokens generated per decode run")->capture_default_str()->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--batch", st->o.batch, "sequences decoded together")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--repeat", st->o.repeat, "timed runs after one warm-up; the median is reported")->capture_default_str()->check(CLI::PositiveNumber);

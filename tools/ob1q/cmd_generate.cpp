@@ -30,6 +30,8 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--seed", st->run.gen.sampling.seed, "sampling seed (same seed, same tokens)")->capture_default_str();
   cmd->add_flag("--ignore-eos", st->ignore_eos, "keep generating after the end-of-sequence token");
   cmd->add_flag("--no-graph", st->no_graph, "decode step by step instead of replaying a CUDA graph");
+  cmd->add_flag("--record-margins", st->run.gen.record_margins,
+                "JSON: the gap between the two largest logits at every token (tells a near tie from a real difference)");
   add_weights_option(*cmd, st->run.load.packed);
   add_global_options(*cmd, st->g);
   cmd->callback([st] {

@@ -12,7 +12,8 @@ namespace ob1q::generate {
 struct BenchOptions {
   std::string model_dir;
   model::LoadOptions load;
-  int64_t prompt_tokens = 128;
+  int64_t prompt_tokens = 128;  // prompt before the decode runs
+  int64_t prefill_tokens = 0;   // prompt of the prefill measurement (0 = prompt_tokens)
   int64_t gen_tokens = 256;
   int64_t batch = 1;
   int64_t repeat = 3;       // timed runs; the median is reported

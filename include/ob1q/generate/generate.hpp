@@ -25,6 +25,9 @@ struct Options {
   bool use_cache = true;     // false: recompute the whole sequence at every step (the reference)
   // Called with each new token of the first sequence as soon as it is known (streaming).
   std::function<void(int32_t)> on_token;
+  // Record, for each token of the first sequence, the gap between its two largest logits (to tell
+  // a near tie from a real difference when two runs diverge). Costs a device sync per token.
+  bool record_margins = false;
 };
 
 struct Result {
@@ -32,6 +35,7 @@ struct Result {
   int64_t prefill_tokens = 0, decode_tokens = 0;  // over all sequences
   double prefill_seconds = 0, decode_seconds = 0;
   bool graph = false;  // decode ran from a CUDA graph
+  std::vector<double> margins;  // Options::record_margins: top-1 minus top-2 logit per token
   double prefill_tokens_per_s() const { return prefill_seconds > 0 ? double(prefill_tokens) / prefill_seconds : 0; }
   double decode_tokens_per_s() const { return decode_seconds > 0 ? double(decode_tokens) / decode_seconds : 0; }
 };
