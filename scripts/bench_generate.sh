@@ -11,7 +11,7 @@ shape=${1:?7b or 8b}; bin=${2:-build-gpu/ob1q}; out=${3:-results/gpu/runtime}
 mkdir -p "$out"
 dir=${RANDOM_PACKED_DIR:-/tmp/rp-$shape}
 dt=$([ "$shape" = 8b ] && echo bf16 || echo fp16)
-[ -f "$dir/ob1q_manifest.json" ] || python3 scripts/make_random_packed.py --shape "$shape" --out "$dir" ${LAYERS:+--layers $LAYERS} 2>/dev/null
+[ -f "$dir/ob1q_manifest.json" ] || python3 scripts/make_random_packed.py --shape "$shape" --out "$dir" ${LAYERS:+--layers $LAYERS} 2>"$out/make_random_$shape.log" || { tail -5 "$out/make_random_$shape.log"; exit 1; }
 "$bin" bench --model "$dir" --dtype "$dt" --prompt-tokens 128 --gen-tokens 256 --prefill-tokens 512 --repeat 3 \
   --compare-dense --json "$out/bench_$shape.json" --log-level warn
 if [ -z "${SKIP_HF:-}" ]; then
