@@ -7,7 +7,7 @@ columns), salient columns drawn per block (Binomial(128, --salient)).
 
     python3 scripts/make_random_packed.py --shape 7b --out /tmp/rp-7b [--layers N] [--seed S]
 
-Requires: Python >= 3.9, numpy, safetensors (known to work: numpy 2.5, safetensors 0.8).
+Requires: Python >= 3.9, numpy (known to work: numpy 2.5); the safetensors files are written here.
 The weights mean nothing: use the result for speed and memory only.
 """
 import argparse
@@ -18,7 +18,6 @@ import sys
 
 try:
     import numpy as np
-    from safetensors.numpy import save_file
 except ImportError as e:  # one clear line, as the other reference scripts
     print(f"make_random_packed.py: needs the Python package '{e.name}' (pip install {e.name})", file=sys.stderr)
     sys.exit(2)
@@ -39,12 +38,36 @@ GROUPS = [{"name": "S_hi", "salient": True, "hi": True, "planes": 2},
 SLOTS = 6
 
 
+class BF16(np.ndarray):
+    """bf16 values held as their uint16 bit patterns (numpy has no bfloat16)."""
+
+
 def to_dtype(a, dtype):
-    """float32 array -> the storage dtype (bf16 as uint16 bit patterns viewed by safetensors)."""
+    """float32 array -> the storage dtype (bf16: round to nearest even, kept as bit patterns)."""
     if dtype == "float16":
         return a.astype(np.float16)
     u = a.astype(np.float32).view(np.uint32)
-    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16).view(BF16)
+
+
+ST_DTYPES = {np.dtype(np.uint8): "U8", np.dtype(np.float16): "F16", np.dtype(np.int64): "I64",
+             np.dtype(np.float32): "F32", np.dtype(np.uint16): "U16"}
+
+
+def save_file(tensors, path, metadata):
+    """A safetensors file: 8-byte header length, JSON header (padded to 8 bytes), raw data."""
+    header, offset = {"__metadata__": metadata}, 0
+    for name, t in tensors.items():
+        dt = "BF16" if isinstance(t, BF16) else ST_DTYPES[t.dtype]
+        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [offset, offset + t.nbytes]}
+        offset += t.nbytes
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(len(h).to_bytes(8, "little"))
+        f.write(h)
+        for t in tensors.values():
+            f.write(np.ascontiguousarray(t).view(np.uint8).tobytes())
 
 
 def packed_linear(rng, m, d, salient_p):
@@ -106,7 +129,7 @@ def main():
         nonlocal current_bytes
         if current_bytes + arr.nbytes > a.shard_mib << 20:
             flush()
-        current[name] = np.ascontiguousarray(arr)
+        current[name] = arr if isinstance(arr, BF16) else np.ascontiguousarray(arr)
         current_bytes += arr.nbytes
 
     add("model.embed_tokens.weight", to_dtype(rng.standard_normal((V, H), dtype=np.float32) * 0.02, dt))
@@ -124,16 +147,6 @@ def main():
     add("model.norm.weight", to_dtype(np.ones(H, dtype=np.float32), dt))
     add("lm_head.weight", to_dtype(rng.standard_normal((V, H), dtype=np.float32) * 0.02, dt))
     flush()
-    # safetensors stores bf16 data; numpy has no bf16, so patch the dtype in each header (U16 -> BF16).
-    if dt == "bfloat16":
-        for s in shards:
-            path = os.path.join(a.out, s)
-            with open(path, "r+b") as f:
-                n = int.from_bytes(f.read(8), "little")
-                header = f.read(n).replace(b'"dtype":"U16"', b'"dtype":"BF16"')
-                assert len(header) == n
-                f.seek(8)
-                f.write(header)
     total = sum(os.path.getsize(os.path.join(a.out, s)) for s in shards)
     json.dump({"metadata": {"total_size": total}, "weight_map": weight_map},
               open(os.path.join(a.out, "model.safetensors.index.json"), "w"), indent=2)

@@ -139,6 +139,7 @@ class BinaryBlocksMatrix : public PackedMatrix {
     s_ = stream_words(sign, s1, ts, v_.words4);
     h_ = stream_words(hi, hi, ts, v_.words4);
     block_tile_begin_ = i32_tensor(ts.block_tile_begin, dev);
+    block_tile_begin_host_ = ts.block_tile_begin;
     tile_info_ = i32_tensor(ts.tile_info, dev);
     tile_col_ = i32_tensor(ts.tile_col, dev);
     p1_pos_ = i32_tensor(ts.p1_pos, dev);
@@ -149,7 +150,7 @@ class BinaryBlocksMatrix : public PackedMatrix {
     row_scale_ = st.row_scale.contiguous().to(dev);
     if (st.col_scale.defined()) col_scale_ = st.col_scale.to(st.row_scale.scalar_type()).contiguous().to(dev);
     if (st.mean.defined()) mean_ = st.mean.to(st.row_scale.scalar_type()).contiguous().to(dev);
-    if (v_.table.formula != kRc) {
+    if (v_.table.formula != kRc && !dev.is_cuda()) {  // the CPU emulation's class sums
       class_mask_ = at::stack({salient, ~salient}, 0).to(at::kFloat);  // [2, d]: salient, not salient
       const int64_t pad = nb * bs - d;
       if (pad > 0) class_mask_ = at::cat({class_mask_, at::zeros({2, pad}, class_mask_.options())}, 1);
@@ -183,7 +184,7 @@ class BinaryBlocksMatrix : public PackedMatrix {
     const bool half = x.scalar_type() == at::kHalf || x.scalar_type() == at::kBFloat16;
     if (device_.is_cuda() && half && N <= kMaxGemvRows && cuda::built()) {
       const at::Tensor xc = x2.contiguous();
-      at::Tensor y = cuda::binary_gemv(v_, tiles_, xc, class_sums(xc), bias);
+      at::Tensor y = cuda::binary_gemv(v_, block_tile_begin_host_, xc, bias);
       if (corr_rows_.defined()) y.index_add_(1, corr_rows_, (xc.index_select(1, corr_cols_).to(at::kFloat) * corr_coef_).to(y.scalar_type()));
       return y.view(out_shape);
     }
@@ -222,7 +223,8 @@ class BinaryBlocksMatrix : public PackedMatrix {
   }
 
  private:
-  // fp32 [nblocks, 2, N]: per block, the sum of x over salient / other columns (means only).
+  // fp32 [nblocks, 2, N]: per block, the sum of x over salient / other columns (means only; the
+  // CUDA kernel computes the same in shared memory).
   at::Tensor class_sums(const at::Tensor& x2) const {
     if (!class_mask_.defined()) return at::Tensor();
     const int64_t N = x2.size(0), nb = v_.nblocks, bs = v_.blocksize, pad = nb * bs - v_.cols;
@@ -287,7 +289,8 @@ class BinaryBlocksMatrix : public PackedMatrix {
   int64_t tiles_ = 0;
   at::ScalarType round_to_ = at::kHalf;
   at::Tensor s_, h_, block_tile_begin_, tile_info_, tile_col_, p1_pos_, col_flags_, row_scale_, col_scale_, mean_;
-  at::Tensor class_mask_;
+  at::Tensor class_mask_;  // emulation only: [2, nblocks * blocksize] salient / other columns
+  std::vector<int32_t> block_tile_begin_host_;
   at::Tensor corr_rows_, corr_cols_, corr_coef_;
   ZeroFixes fixes_;
 };

@@ -1,6 +1,7 @@
 // CUDA builds: the PackedMatrix ops on a CUDA device, launching the kernels of cuda/*.cu on the
 // current stream (so that CUDA-graph capture and stream guards apply to them as to ATen ops).
 #include <ATen/ATen.h>
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
@@ -37,19 +38,18 @@ cudaStream_t stream_of(const at::Tensor& t) {
 
 bool built() { return true; }
 
-at::Tensor binary_gemv(const BinaryView& v, int64_t tiles, const at::Tensor& x2d, const at::Tensor& xcls,
+at::Tensor binary_gemv(const BinaryView& v, const std::vector<int32_t>& block_tile_begin, const at::Tensor& x2d,
                        const at::Tensor& bias) {
   const c10::cuda::CUDAGuard guard(x2d.device());
-  const int64_t n = x2d.size(0), nt = (n + 1) / 2;
+  const int64_t n = x2d.size(0);
   const int32_t elem = elem_of(x2d.scalar_type());
-  at::Tensor bfrag = at::empty({tiles, nt, 32, 2}, x2d.options().dtype(at::kInt));
-  const cudaStream_t stream = stream_of(x2d);
-  cu::binary_prep(v, tiles, x2d.data_ptr(), elem, n, bfrag.data_ptr(), stream);
-  check_launch("binary_prep");
+  const GemvPlan plan = plan_gemv(v.rows, v.nblocks, block_tile_begin.data(),
+                                  at::cuda::getDeviceProperties(x2d.device().index())->multiProcessorCount);
+  at::Tensor part = at::empty({plan.splits, n, v.rows}, x2d.options().dtype(at::kFloat));
   at::Tensor y = at::empty({n, v.rows}, x2d.options());
   const at::Tensor b = bias.defined() ? bias.to(x2d.scalar_type()).contiguous() : at::Tensor();
-  cu::binary_gemv(v, bfrag.data_ptr(), xcls.defined() ? xcls.data_ptr<float>() : nullptr, n, elem,
-                  b.defined() ? b.data_ptr() : nullptr, y.data_ptr(), stream);
+  cu::binary_gemv(v, plan, x2d.data_ptr(), elem, n, b.defined() ? b.data_ptr() : nullptr, part.data_ptr<float>(),
+                  y.data_ptr(), stream_of(x2d));
   check_launch("binary_gemv");
   return y;
 }
@@ -81,6 +81,38 @@ void pb_dense(const PbView& v, const at::Tensor& zero_rc, at::ScalarType round_t
   cu::pb_dense(v, elem_of(round_to), elem_of(out.scalar_type()), out.data_ptr(),
                nz ? zero_rc.data_ptr<int64_t>() : nullptr, nz, stream_of(out));
   check_launch("pb_dense");
+}
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const at::Tensor xc = x.contiguous(), wc = w.to(x.scalar_type()).contiguous();
+  at::Tensor y = at::empty_like(xc);
+  const int64_t H = x.size(-1);
+  cu::rms_norm(xc.data_ptr(), wc.data_ptr(), elem_of(x.scalar_type()), xc.numel() / H, H, float(eps), y.data_ptr(),
+               stream_of(x));
+  check_launch("rms_norm");
+  return y;
+}
+
+at::Tensor silu_mul(const at::Tensor& g, const at::Tensor& u) {
+  const c10::cuda::CUDAGuard guard(g.device());
+  const at::Tensor gc = g.contiguous(), uc = u.to(g.scalar_type()).contiguous();
+  TORCH_CHECK(gc.sizes() == uc.sizes(), "silu_mul: shapes differ");
+  at::Tensor y = at::empty_like(gc);
+  cu::silu_mul(gc.data_ptr(), uc.data_ptr(), elem_of(g.scalar_type()), gc.numel(), y.data_ptr(), stream_of(g));
+  check_launch("silu_mul");
+  return y;
+}
+
+at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& pos) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const at::Tensor xc = x.contiguous(), cc = cos.to(at::kFloat).contiguous(), sc = sin.to(at::kFloat).contiguous();
+  const at::Tensor pc = pos.to(at::kLong).contiguous();
+  at::Tensor y = at::empty_like(xc);
+  cu::rope(xc.data_ptr(), cc.data_ptr<float>(), sc.data_ptr<float>(), pc.data_ptr<int64_t>(), elem_of(x.scalar_type()),
+           x.size(0), x.size(1), x.size(2), x.size(3), y.data_ptr(), stream_of(x));
+  check_launch("rope");
+  return y;
 }
 
 }  // namespace cuda

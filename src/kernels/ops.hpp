@@ -4,6 +4,8 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <vector>
+
 #include "ob1q/kernels/binary_tiles.hpp"
 #include "ob1q/kernels/pb_rows.hpp"
 
@@ -29,12 +31,16 @@ at::Tensor pb_dense_rows(const PbView& v, const at::Tensor& zero_rc, at::ScalarT
 namespace cuda {
 bool built();
 // y [N, rows] = x2d [N, cols] W^T + bias, x2d fp16/bf16 contiguous, N <= kMaxGemvRows.
-// `xcls`: fp32 [nblocks, 2, N] column-class sums (arb/braq), else undefined.
-at::Tensor binary_gemv(const BinaryView& v, int64_t tiles, const at::Tensor& x2d, const at::Tensor& xcls,
+// `block_tile_begin`: the host copy of v.block_tile_begin (to plan the launch).
+at::Tensor binary_gemv(const BinaryView& v, const std::vector<int32_t>& block_tile_begin, const at::Tensor& x2d,
                        const at::Tensor& bias);
 // out [rows, cols] (fp16/bf16/fp32) = the dense weight, rounded through `round_to`.
 void binary_dense(const BinaryView& v, const ZeroFixes& fixes, at::ScalarType round_to, at::Tensor& out);
 at::Tensor pb_gemv(const PbView& v, const at::Tensor& x2d, const at::Tensor& bias, at::ScalarType round_to);
+// The fused elementwise ops (ob1q/kernels/fused.hpp).
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
+at::Tensor silu_mul(const at::Tensor& g, const at::Tensor& u);
+at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& pos);
 void pb_dense(const PbView& v, const at::Tensor& zero_rc, at::ScalarType round_to, at::Tensor& out);
 }  // namespace cuda
 

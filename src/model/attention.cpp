@@ -74,20 +74,4 @@ Rope rope_tables(const io::RopeConfig& rope, int64_t head_dim, int64_t seq_len, 
   return {emb.cos(), emb.sin()};
 }
 
-at::Tensor apply_rope_at(const at::Tensor& x, const Rope& r, const at::Tensor& pos) {
-  const int64_t half = x.size(3) / 2;
-  at::Tensor cos = r.cos.index_select(0, pos).to(x.scalar_type());
-  at::Tensor sin = r.sin.index_select(0, pos).to(x.scalar_type());
-  at::Tensor rotated = at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-  return x * cos + rotated * sin;
-}
-
-at::Tensor apply_rope(const at::Tensor& x, const Rope& r) {
-  const int64_t T = x.size(2), half = x.size(3) / 2;
-  at::Tensor cos = r.cos.narrow(0, 0, T).to(x.scalar_type());
-  at::Tensor sin = r.sin.narrow(0, 0, T).to(x.scalar_type());
-  at::Tensor rotated = at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-  return x * cos + rotated * sin;
-}
-
 }  // namespace ob1q::model

@@ -2,18 +2,15 @@
 // grouped-query attention, SwiGLU MLP, optional tied head.
 #include <ATen/ATen.h>
 
+#include "ob1q/kernels/fused.hpp"
 #include "ob1q/model/attention.hpp"
 #include "ob1q/model/decoder.hpp"
 
 namespace ob1q::model {
 namespace {
 
-// HF LlamaRMSNorm: normalise in fp32, cast back, then scale in the input dtype.
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
-  at::Tensor xf = x.to(at::kFloat);
-  at::Tensor y = xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps);
-  return w * y.to(x.scalar_type());
-}
+// HF LlamaRMSNorm: normalise in fp32, cast back, then scale in the input dtype (one fused op).
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) { return kernels::rms_norm(x, w, eps); }
 
 class LlamaBlock : public Block {
  public:
@@ -40,34 +37,34 @@ class LlamaBlock : public Block {
     };
     const int64_t B = h.size(0), T = h.size(1), D = cfg_.head_dim;
     at::Tensor x = rms_norm(h, ln1_, cfg_.norm_eps);
-    at::Tensor q = run("self_attn.q_proj", q_, x).view({B, T, cfg_.num_heads, D}).transpose(1, 2);
-    at::Tensor k = run("self_attn.k_proj", k_, x).view({B, T, cfg_.num_kv_heads, D}).transpose(1, 2);
+    const at::Tensor pos = at::arange(T, at::TensorOptions().dtype(at::kLong).device(h.device()));
+    at::Tensor q = rope(run("self_attn.q_proj", q_, x).view({B, T, cfg_.num_heads, D}), pos).transpose(1, 2);
+    at::Tensor k = rope(run("self_attn.k_proj", k_, x).view({B, T, cfg_.num_kv_heads, D}), pos).transpose(1, 2);
     at::Tensor v = run("self_attn.v_proj", v_, x).view({B, T, cfg_.num_kv_heads, D}).transpose(1, 2);
-    q = apply_rope(q, *rope_);
-    k = apply_rope(k, *rope_);
     at::Tensor a = causal_attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(D)));
     a = a.transpose(1, 2).reshape({B, T, cfg_.num_heads * D});
     at::Tensor r = h + run("self_attn.o_proj", o_, a);
     x = rms_norm(r, ln2_, cfg_.norm_eps);
-    at::Tensor m = at::silu(run("mlp.gate_proj", gate_, x)) * run("mlp.up_proj", up_, x);
+    at::Tensor m = kernels::silu_mul(run("mlp.gate_proj", gate_, x), run("mlp.up_proj", up_, x));
     return r + run("mlp.down_proj", down_, m);
   }
 
   at::Tensor forward_cached(const at::Tensor& h, at::Tensor& k_cache, at::Tensor& v_cache, const Step& step) const override {
     const int64_t B = h.size(0), T = h.size(1), D = cfg_.head_dim;
     at::Tensor x = rms_norm(h, ln1_, cfg_.norm_eps);
-    at::Tensor q = q_(x).view({B, T, cfg_.num_heads, D}).transpose(1, 2);
-    at::Tensor k = k_(x).view({B, T, cfg_.num_kv_heads, D}).transpose(1, 2);
+    at::Tensor q = rope(q_(x).view({B, T, cfg_.num_heads, D}), step.pos).transpose(1, 2);
+    at::Tensor k = rope(k_(x).view({B, T, cfg_.num_kv_heads, D}), step.pos).transpose(1, 2);
     at::Tensor v = v_(x).view({B, T, cfg_.num_kv_heads, D}).transpose(1, 2);
-    q = apply_rope_at(q, *rope_, step.pos);
-    k = apply_rope_at(k, *rope_, step.pos);
     const CachedKV kv = append_kv(k_cache, v_cache, k, v, step);
     at::Tensor a = masked_attention(q, kv.k, kv.v, 1.0 / std::sqrt(static_cast<double>(D)), kv.visible);
     a = a.transpose(1, 2).reshape({B, T, cfg_.num_heads * D});
     at::Tensor r = h + o_(a);
     x = rms_norm(r, ln2_, cfg_.norm_eps);
-    return r + down_(at::silu(gate_(x)) * up_(x));
+    return r + down_(kernels::silu_mul(gate_(x), up_(x)));
   }
+
+  // x [B, T, H, D] rotated at positions pos.
+  at::Tensor rope(const at::Tensor& x, const at::Tensor& pos) const { return kernels::rope(x, rope_->cos, rope_->sin, pos); }
 
   std::vector<std::pair<std::string, Linear*>> linears() override {
     return {{"self_attn.q_proj", &q_}, {"self_attn.k_proj", &k_}, {"self_attn.v_proj", &v_},

@@ -178,6 +178,30 @@ OB1Q_HD int bit_at(const uint32_t* words, BitAddr a) { return int((words[a.word]
 
 // ---- exact dequantization of one weight (docs/format.md) ----------------------------------------
 
+// The exact value of a weight of column class `sal` and hi bit `hi` with signs s0, s1 (+-1 or
+// 0): a(slot), c(slot) and mu(slot) give its row scale, column scale and mean. Every path that
+// dequantizes (CPU reference, CUDA kernels) goes through this one function.
+template <class A, class C, class M>
+OB1Q_HD float dequant_value(const BinaryTable& t, int sal, int hi, float s0, float s1, A&& a, C&& c, M&& mu) {
+  const int slot0 = t.slot[sal][hi][0], slot1 = t.slot[sal][hi][1];
+  if (slot0 < 0) return 0.f;
+  float part;
+  switch (t.formula) {
+    case kRc:
+      part = mul_rn(mul_rn(a(slot0), c(slot0)), s0);
+      if (slot1 >= 0) part = add_rn(part, mul_rn(mul_rn(a(slot1), c(slot1)), s1));
+      return part;
+    case kArb:
+      part = mul_rn(a(slot0), s0);
+      if (slot1 >= 0) part = add_rn(part, mul_rn(a(slot1), s1));
+      return add_rn(part, mu(t.mean[sal][hi][0]));
+    default:  // braq
+      part = add_rn(mul_rn(a(slot0), s0), mu(t.mean[sal][hi][0]));
+      if (slot1 >= 0) part = add_rn(part, add_rn(mul_rn(a(slot1), s1), mu(t.mean[sal][hi][1])));
+      return part;
+  }
+}
+
 // `zero_planes`: bit p set = the sign of plane p is 0 (sign_zero entries; zero columns are read
 // from the column flags). Returns the fp32 value before rounding to the checkpoint dtype.
 OB1Q_HD float dequant_binary(const BinaryView& v, int64_t r, int64_t c, int32_t zero_planes) {
@@ -185,35 +209,45 @@ OB1Q_HD float dequant_binary(const BinaryView& v, int64_t r, int64_t c, int32_t 
   const int8_t flags = v.col_flags[c];
   const int sal = flags & kColSalient;
   if (flags & kColZero) zero_planes = 3;
-  const int64_t t0 = v.block_tile_begin[b] + (j >> 4);
-  const BitAddr a0 = bit_addr(v, r, t0, int32_t(j & 15));
+  const BitAddr a0 = bit_addr(v, r, v.block_tile_begin[b] + (j >> 4), int32_t(j & 15));
   const int hi = bit_at(v.h, a0);
-  const int slot0 = v.table.slot[sal][hi][0], slot1 = v.table.slot[sal][hi][1];
-  if (slot0 < 0) return 0.f;
   const float s0 = (zero_planes & 1) ? 0.f : (bit_at(v.s, a0) ? 1.f : -1.f);
   float s1 = 0.f;
-  if (slot1 >= 0 && !(zero_planes & 2)) {
+  if (v.table.slot[sal][hi][1] >= 0 && !(zero_planes & 2)) {
     const int32_t pos = v.p1_pos[c];
     s1 = bit_at(v.s, bit_addr(v, r, pos >> 4, pos & 15)) ? 1.f : -1.f;
   }
-  auto a = [&](int slot) { return load_scale(v.row_scale, (b * v.slots + slot) * v.rows + r, v.scale_type); };
-  auto cs = [&](int slot) { return load_scale(v.col_scale, (b * v.slots + slot) * v.blocksize + j, v.scale_type); };
-  auto mu = [&](int slot) { return load_scale(v.mean, (b * v.mean_slots + slot) * v.rows + r, v.scale_type); };
-  float part;
-  switch (v.table.formula) {
-    case kRc:
-      part = mul_rn(mul_rn(a(slot0), cs(slot0)), s0);
-      if (slot1 >= 0) part = add_rn(part, mul_rn(mul_rn(a(slot1), cs(slot1)), s1));
-      return part;
-    case kArb:
-      part = mul_rn(a(slot0), s0);
-      if (slot1 >= 0) part = add_rn(part, mul_rn(a(slot1), s1));
-      return add_rn(part, mu(v.table.mean[sal][hi][0]));
-    default:  // braq
-      part = add_rn(mul_rn(a(slot0), s0), mu(v.table.mean[sal][hi][0]));
-      if (slot1 >= 0) part = add_rn(part, add_rn(mul_rn(a(slot1), s1), mu(v.table.mean[sal][hi][1])));
-      return part;
+  return dequant_value(
+      v.table, sal, hi, s0, s1,
+      [&](int slot) { return load_scale(v.row_scale, (b * v.slots + slot) * v.rows + r, v.scale_type); },
+      [&](int slot) { return load_scale(v.col_scale, (b * v.slots + slot) * v.blocksize + j, v.scale_type); },
+      [&](int slot) { return load_scale(v.mean, (b * v.mean_slots + slot) * v.rows + r, v.scale_type); });
+}
+
+// ---- how the CUDA GEMV divides the work (host side; see cuda/binary_blocks.cu) ----------------
+
+// A CTA takes kGemvWarps row tiles (a warp each) over `per` column blocks; the grid is
+// row_groups x splits. max_tiles: the most tiles any split has (its B operands live in shared
+// memory).
+constexpr int64_t kGemvWarps = 8;
+struct GemvPlan {
+  int64_t row_groups = 0, per = 0, splits = 0, max_tiles = 0;
+};
+inline GemvPlan plan_gemv(int64_t rows, int64_t nblocks, const int32_t* block_tile_begin, int64_t sms) {
+  GemvPlan p;
+  const int64_t mt = (rows + 15) / 16;
+  p.row_groups = (mt + kGemvWarps - 1) / kGemvWarps;
+  // Enough CTAs to fill the GPU about twice, with at least two blocks per split.
+  const int64_t want = (2 * sms + p.row_groups - 1) / p.row_groups;
+  p.per = (nblocks + (want > 0 ? want : 1) - 1) / (want > 0 ? want : 1);
+  if (p.per < 2) p.per = nblocks < 2 ? nblocks : 2;
+  p.splits = (nblocks + p.per - 1) / p.per;
+  for (int64_t s = 0; s < p.splits; ++s) {
+    const int64_t b0 = s * p.per, b1 = b0 + p.per < nblocks ? b0 + p.per : nblocks;
+    const int64_t tiles = block_tile_begin[b1] - block_tile_begin[b0];
+    if (tiles > p.max_tiles) p.max_tiles = tiles;
   }
+  return p;
 }
 
 // ---- the tensor-core decomposition of y = x W^T ------------------------------------------------

@@ -20,9 +20,6 @@ struct Rope {
   at::Tensor cos, sin;
 };
 Rope rope_tables(const io::RopeConfig& rope, int64_t head_dim, int64_t seq_len, c10::Device device);
-// x: [B, H, T, D]; tables are cast to x's dtype first (as HF does).
-at::Tensor apply_rope(const at::Tensor& x, const Rope& r);
-// The same at explicit positions pos (int64 [T] on x's device).
-at::Tensor apply_rope_at(const at::Tensor& x, const Rope& r, const at::Tensor& pos);
+// Applying them: kernels::rope (ob1q/kernels/fused.hpp), x [B, T, H, D] at explicit positions.
 
 }  // namespace ob1q::model

@@ -12,12 +12,9 @@ namespace ob1q::kernels::cu {
 
 enum Elem : int32_t { kF16 = 0, kBF16 = 1, kF32 = 2 };
 
-// B operands of the binary GEMV: [tiles][nt][32 lanes] x (4 halves), nt = ceil(n / 2).
-void binary_prep(const BinaryView& v, int64_t tiles, const void* x, int32_t elem, int64_t n, void* bfrag,
-                 cudaStream_t stream);
-// y [n, rows] (elem) = the GEMV from the prepared B operands; xcls fp32 [nblocks][2][n] or null.
-void binary_gemv(const BinaryView& v, const void* bfrag, const float* xcls, int64_t n, int32_t elem, const void* bias,
-                 void* y, cudaStream_t stream);
+// y [n, rows] (elem) = x [n, cols] W^T + bias, n <= 8; `part`: fp32 scratch [plan.splits][n][rows].
+void binary_gemv(const BinaryView& v, const GemvPlan& plan, const void* x, int32_t elem, int64_t n, const void* bias,
+                 float* part, void* y, cudaStream_t stream);
 // out [rows, cols] (out_elem) = the dense weight rounded through `round_elem`; then the exact
 // values of `nfix` (row, col, zero-plane mask) entries.
 void binary_dense(const BinaryView& v, int32_t round_elem, int32_t out_elem, void* out, const int64_t* fix_rc,
@@ -27,6 +24,12 @@ void pb_gemv(const PbView& v, const void* x, int32_t elem, int64_t n, int32_t ro
              cudaStream_t stream);
 void pb_dense(const PbView& v, int32_t round_elem, int32_t out_elem, void* out, const int64_t* zero_rc, int64_t nzero,
               cudaStream_t stream);
+
+// Fused elementwise ops (ob1q/kernels/fused.hpp); tensors contiguous.
+void rms_norm(const void* x, const void* w, int32_t elem, int64_t rows, int64_t H, float eps, void* y, cudaStream_t stream);
+void silu_mul(const void* g, const void* u, int32_t elem, int64_t n, void* y, cudaStream_t stream);
+void rope(const void* x, const float* cos, const float* sin, const int64_t* pos, int32_t elem, int64_t B, int64_t T,
+          int64_t H, int64_t D, void* y, cudaStream_t stream);
 
 // The last launch error as text, or null.
 const char* last_error();
