@@ -140,6 +140,7 @@ class BinaryBlocksMatrix : public PackedMatrix {
     h_ = stream_words(hi, hi, ts, v_.words4);
     block_tile_begin_ = i32_tensor(ts.block_tile_begin, dev);
     block_tile_begin_host_ = ts.block_tile_begin;
+    if (dev.is_cuda()) tickets_ = at::zeros({(m + 16 * kGemvWarps - 1) / (16 * kGemvWarps)}, at::TensorOptions().dtype(at::kInt).device(dev));
     tile_info_ = i32_tensor(ts.tile_info, dev);
     tile_col_ = i32_tensor(ts.tile_col, dev);
     p1_pos_ = i32_tensor(ts.p1_pos, dev);
@@ -184,7 +185,7 @@ class BinaryBlocksMatrix : public PackedMatrix {
     const bool half = x.scalar_type() == at::kHalf || x.scalar_type() == at::kBFloat16;
     if (device_.is_cuda() && half && N <= kMaxGemvRows && cuda::built()) {
       const at::Tensor xc = x2.contiguous();
-      at::Tensor y = cuda::binary_gemv(v_, block_tile_begin_host_, xc, bias);
+      at::Tensor y = cuda::binary_gemv(v_, block_tile_begin_host_, tickets_, xc, bias);
       if (corr_rows_.defined()) y.index_add_(1, corr_rows_, (xc.index_select(1, corr_cols_).to(at::kFloat) * corr_coef_).to(y.scalar_type()));
       return y.view(out_shape);
     }
@@ -291,6 +292,7 @@ class BinaryBlocksMatrix : public PackedMatrix {
   at::Tensor s_, h_, block_tile_begin_, tile_info_, tile_col_, p1_pos_, col_flags_, row_scale_, col_scale_, mean_;
   at::Tensor class_mask_;  // emulation only: [2, nblocks * blocksize] salient / other columns
   std::vector<int32_t> block_tile_begin_host_;
+  at::Tensor tickets_;  // CUDA GEMV: one counter per row group (see cuda/binary_blocks.cu)
   at::Tensor corr_rows_, corr_cols_, corr_coef_;
   ZeroFixes fixes_;
 };

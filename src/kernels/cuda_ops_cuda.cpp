@@ -38,8 +38,8 @@ cudaStream_t stream_of(const at::Tensor& t) {
 
 bool built() { return true; }
 
-at::Tensor binary_gemv(const BinaryView& v, const std::vector<int32_t>& block_tile_begin, const at::Tensor& x2d,
-                       const at::Tensor& bias) {
+at::Tensor binary_gemv(const BinaryView& v, const std::vector<int32_t>& block_tile_begin, const at::Tensor& tickets,
+                       const at::Tensor& x2d, const at::Tensor& bias) {
   const c10::cuda::CUDAGuard guard(x2d.device());
   const int64_t n = x2d.size(0);
   const int32_t elem = elem_of(x2d.scalar_type());
@@ -48,8 +48,9 @@ at::Tensor binary_gemv(const BinaryView& v, const std::vector<int32_t>& block_ti
   at::Tensor part = at::empty({plan.splits, n, v.rows}, x2d.options().dtype(at::kFloat));
   at::Tensor y = at::empty({n, v.rows}, x2d.options());
   const at::Tensor b = bias.defined() ? bias.to(x2d.scalar_type()).contiguous() : at::Tensor();
+  TORCH_CHECK(tickets.numel() >= plan.row_groups, "binary_gemv: too few tickets");
   cu::binary_gemv(v, plan, x2d.data_ptr(), elem, n, b.defined() ? b.data_ptr() : nullptr, part.data_ptr<float>(),
-                  y.data_ptr(), stream_of(x2d));
+                  tickets.data_ptr<int32_t>(), y.data_ptr(), stream_of(x2d));
   check_launch("binary_gemv");
   return y;
 }

@@ -14,7 +14,10 @@ namespace {
 [[noreturn]] void unavailable() { TORCH_CHECK(false, "ob1q was built without the CUDA kernels"); }
 }  // namespace
 
-at::Tensor binary_gemv(const BinaryView&, const std::vector<int32_t>&, const at::Tensor&, const at::Tensor&) { unavailable(); }
+at::Tensor binary_gemv(const BinaryView&, const std::vector<int32_t>&, const at::Tensor&, const at::Tensor&,
+                       const at::Tensor&) {
+  unavailable();
+}
 void binary_dense(const BinaryView&, const ZeroFixes&, at::ScalarType, at::Tensor&) { unavailable(); }
 at::Tensor pb_gemv(const PbView&, const at::Tensor&, const at::Tensor&, at::ScalarType) { unavailable(); }
 void pb_dense(const PbView&, const at::Tensor&, at::ScalarType, at::Tensor&) { unavailable(); }

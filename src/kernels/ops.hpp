@@ -31,9 +31,10 @@ at::Tensor pb_dense_rows(const PbView& v, const at::Tensor& zero_rc, at::ScalarT
 namespace cuda {
 bool built();
 // y [N, rows] = x2d [N, cols] W^T + bias, x2d fp16/bf16 contiguous, N <= kMaxGemvRows.
-// `block_tile_begin`: the host copy of v.block_tile_begin (to plan the launch).
-at::Tensor binary_gemv(const BinaryView& v, const std::vector<int32_t>& block_tile_begin, const at::Tensor& x2d,
-                       const at::Tensor& bias);
+// `block_tile_begin`: the host copy of v.block_tile_begin (to plan the launch); `tickets`: int32
+// device scratch of at least ceil(rows / 128) zeros, owned by the matrix (left zero after use).
+at::Tensor binary_gemv(const BinaryView& v, const std::vector<int32_t>& block_tile_begin, const at::Tensor& tickets,
+                       const at::Tensor& x2d, const at::Tensor& bias);
 // out [rows, cols] (fp16/bf16/fp32) = the dense weight, rounded through `round_to`.
 void binary_dense(const BinaryView& v, const ZeroFixes& fixes, at::ScalarType round_to, at::Tensor& out);
 at::Tensor pb_gemv(const PbView& v, const at::Tensor& x2d, const at::Tensor& bias, at::ScalarType round_to);

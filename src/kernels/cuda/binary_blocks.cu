@@ -63,8 +63,9 @@ __device__ __forceinline__ uint2 b_fragment(const BinaryView& v, int64_t t, int3
 // one range of column blocks. It first builds, in shared memory, the B operands of its tiles
 // (and, for mean formulas, the class sums of x per block), then each warp streams its row tile's
 // bits once -- the next 16-tile chunk of words is always in flight -- and multiplies on the
-// tensor cores. Partial sums per K split go to `part`; reduce_kernel adds them in a fixed order
-// (deterministic) with the bias.
+// tensor cores. Partial sums per K split go to `part`; the last CTA of a row group to finish (an
+// atomic ticket per row group, which that CTA resets) adds them in split order -- deterministic --
+// with the bias: one launch per GEMV.
 
 template <bool BF16>
 __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint2 b) {
@@ -101,46 +102,18 @@ struct GemvArgs {
   int64_t n;
   float* part;  // [splits][n][rows]
   int64_t blocks_per_split;
+  int32_t* tickets;  // [row groups], zero between launches
+  const void* bias;
+  void* y;  // [n][rows]
 };
 
+// One warp: row tile rt over blocks [b0, b1) (B operands and class sums in shared memory);
+// writes its rows' partial sums of split `split`.
 template <int NT, bool BF16, bool MEANS>
-__global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs p) {
-  extern __shared__ uint2 smem[];
+__device__ __forceinline__ void warp_gemv(const GemvArgs& p, const uint2* Bs, const float* xcls, int64_t rt, int64_t b0,
+                                          int64_t b1, int64_t T0, int64_t T1, int32_t lane, int64_t split) {
   const BinaryView& v = p.v;
-  const int32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t split = blockIdx.y;
-  const int64_t b0 = split * p.blocks_per_split;
-  const int64_t b1 = b0 + p.blocks_per_split < v.nblocks ? b0 + p.blocks_per_split : v.nblocks;
-  const int64_t T0 = v.block_tile_begin[b0], T1 = v.block_tile_begin[b1], nT = T1 - T0;
   const int64_t n = p.n;
-  // Shared memory: B operands [nT][NT][32], then (means) class sums [b1 - b0][2][n].
-  uint2* Bs = smem;
-  float* xcls = reinterpret_cast<float*>(smem + nT * NT * 32);
-  for (int64_t idx = threadIdx.x; idx < nT * NT * 32; idx += blockDim.x) {
-    const int64_t t = idx / (NT * 32);
-    Bs[idx] = b_fragment(v, T0 + t, int32_t((idx / 32) % NT), int32_t(idx & 31), p.x, p.elem, n);
-  }
-  if (MEANS) {
-    // One warp per (block, batch row): sums of x over the block's salient and other columns.
-    for (int64_t job = warp; job < (b1 - b0) * n; job += kWarps) {
-      const int64_t b = b0 + job / n, batch = job % n, c0 = b * v.blocksize;
-      const int64_t c1 = c0 + v.blocksize < v.cols ? c0 + v.blocksize : v.cols;
-      float sal = 0.f, non = 0.f;
-      for (int64_t c = c0 + lane; c < c1; c += 32) {
-        const float xv = load_elem(p.x, batch * v.cols + c, p.elem);
-        if (v.col_flags[c] & kColSalient) sal += xv;
-        else non += xv;
-      }
-      for (int o = 16; o > 0; o >>= 1) {
-        sal += __shfl_xor_sync(0xffffffffu, sal, o);
-        non += __shfl_xor_sync(0xffffffffu, non, o);
-      }
-      if (lane == 0) xcls[((b - b0) * 2 + 0) * n + batch] = sal, xcls[((b - b0) * 2 + 1) * n + batch] = non;
-    }
-  }
-  __syncthreads();
-  const int64_t rt = int64_t(blockIdx.x) * kWarps + warp;
-  if (rt * 16 >= v.rows) return;
   const int32_t g = lane >> 2, tq = lane & 3;
   const uint4* S = reinterpret_cast<const uint4*>(v.s) + rt * v.words4 * 32 + lane;
   const uint4* H = reinterpret_cast<const uint4*>(v.h) + rt * v.words4 * 32 + lane;
@@ -170,7 +143,9 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs p) {
     for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
       for (int i = 0; i < 4; ++i) as[0][nt][i] = as[1][nt][i] = ag[0][nt][i] = ag[1][nt][i] = ah[nt][i] = 0.f;
-    const int64_t tb = v.block_tile_begin[b];
+    // Plane-0 tiles first (all the block's columns), then plane-1 tiles: no lookup per tile.
+    const int64_t w = v.cols - b * v.blocksize < v.blocksize ? v.cols - b * v.blocksize : v.blocksize;
+    const int64_t first_plane1 = v.block_tile_begin[b] + (w + 15) / 16;
     for (; t < te; ++t) {
       if ((t >> 4) != chunk) {  // next chunk: its words are already here; ask for the one after
         chunk = t >> 4;
@@ -184,8 +159,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs p) {
       signs<BF16>(sg, kt, G);
       if (MEANS) signs<BF16>(h, kt, Hf);
       const uint2* B = Bs + (t - T0) * NT * 32 + lane;
-      const bool plane1 = tile_plane(v.tile_info[t]) != 0;
-      (void)tb;
+      const bool plane1 = t >= first_plane1;
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
         const uint2 bb = B[nt * 32];
@@ -227,15 +201,62 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs p) {
     }
 }
 
-__global__ void reduce_kernel(const float* part, int64_t splits, int64_t n, int64_t rows, const void* bias, int32_t elem,
-                              void* y) {
-  const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= n * rows) return;
-  const int64_t r = idx % rows;
-  float sum = 0.f;
-  for (int64_t s = 0; s < splits; ++s) sum += part[s * n * rows + idx];
-  if (bias) sum += load_elem(bias, r, elem);
-  store_elem(y, idx, sum, elem);
+template <int NT, bool BF16, bool MEANS>
+__global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs p) {
+  extern __shared__ uint2 smem[];
+  const BinaryView& v = p.v;
+  const int32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t split = blockIdx.y;
+  const int64_t b0 = split * p.blocks_per_split;
+  const int64_t b1 = b0 + p.blocks_per_split < v.nblocks ? b0 + p.blocks_per_split : v.nblocks;
+  const int64_t T0 = v.block_tile_begin[b0], T1 = v.block_tile_begin[b1], nT = T1 - T0;
+  const int64_t n = p.n;
+  // Shared memory: B operands [nT][NT][32], then (means) class sums [b1 - b0][2][n].
+  uint2* Bs = smem;
+  float* xcls = reinterpret_cast<float*>(smem + nT * NT * 32);
+  for (int64_t idx = threadIdx.x; idx < nT * NT * 32; idx += blockDim.x) {
+    const int64_t t = idx / (NT * 32);
+    Bs[idx] = b_fragment(v, T0 + t, int32_t((idx / 32) % NT), int32_t(idx & 31), p.x, p.elem, n);
+  }
+  if (MEANS) {
+    // One warp per (block, batch row): sums of x over the block's salient and other columns.
+    for (int64_t job = warp; job < (b1 - b0) * n; job += kWarps) {
+      const int64_t b = b0 + job / n, batch = job % n, c0 = b * v.blocksize;
+      const int64_t c1 = c0 + v.blocksize < v.cols ? c0 + v.blocksize : v.cols;
+      float sal = 0.f, non = 0.f;
+      for (int64_t c = c0 + lane; c < c1; c += 32) {
+        const float xv = load_elem(p.x, batch * v.cols + c, p.elem);
+        if (v.col_flags[c] & kColSalient) sal += xv;
+        else non += xv;
+      }
+      for (int o = 16; o > 0; o >>= 1) {
+        sal += __shfl_xor_sync(0xffffffffu, sal, o);
+        non += __shfl_xor_sync(0xffffffffu, non, o);
+      }
+      if (lane == 0) xcls[((b - b0) * 2 + 0) * n + batch] = sal, xcls[((b - b0) * 2 + 1) * n + batch] = non;
+    }
+  }
+  __syncthreads();
+  const int64_t rt = int64_t(blockIdx.x) * kWarps + warp;
+  if (rt * 16 < v.rows) warp_gemv<NT, BF16, MEANS>(p, Bs, xcls, rt, b0, b1, T0, T1, lane, split);
+  // The last CTA of this row group to finish sums the splits' partials in split order.
+  __shared__ bool last;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(p.tickets + blockIdx.x, 1) == int(gridDim.y) - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  const int64_t r0 = int64_t(blockIdx.x) * kWarps * 16;
+  const int64_t rows = v.rows - r0 < kWarps * 16 ? v.rows - r0 : kWarps * 16;
+  for (int64_t idx = threadIdx.x; idx < rows * n; idx += blockDim.x) {
+    const int64_t batch = idx / rows, r = r0 + idx % rows;
+    float sum = 0.f;
+    for (int64_t sp = 0; sp < int64_t(gridDim.y); ++sp) sum += __ldcg(p.part + (sp * n + batch) * v.rows + r);
+    if (p.bias) sum += load_elem(p.bias, r, p.elem);
+    store_elem(p.y, batch * v.rows + r, sum, p.elem);
+  }
+  if (threadIdx.x == 0) p.tickets[blockIdx.x] = 0;
 }
 
 unsigned blocks_for(int64_t n, int threads) { return unsigned((n + threads - 1) / threads); }
@@ -338,10 +359,10 @@ __global__ void dense_fix_kernel(BinaryView v, int32_t round_elem, int32_t out_e
 }  // namespace
 
 void binary_gemv(const BinaryView& v, const GemvPlan& plan, const void* x, int32_t elem, int64_t n, const void* bias,
-                 float* part, void* y, cudaStream_t stream) {
+                 float* part, int32_t* tickets, void* y, cudaStream_t stream) {
   const int64_t nt = (n + 1) / 2;
   const size_t smem = size_t(plan.max_tiles * nt * 32) * sizeof(uint2) + size_t(plan.per * 2 * n) * sizeof(float);
-  GemvArgs a{v, x, elem, n, part, plan.per};
+  GemvArgs a{v, x, elem, n, part, plan.per, tickets, bias, y};
   const dim3 grid{unsigned(plan.row_groups), unsigned(plan.splits)};
   const bool bf16 = elem == kBF16, means = v.table.formula != kRc;
   if (bf16) {
@@ -351,7 +372,6 @@ void binary_gemv(const BinaryView& v, const GemvPlan& plan, const void* x, int32
     if (means) launch_gemv_nt<false, true>(a, grid, smem, stream);
     else launch_gemv_nt<false, false>(a, grid, smem, stream);
   }
-  reduce_kernel<<<blocks_for(n * v.rows, 256), 256, 0, stream>>>(part, plan.splits, n, v.rows, bias, elem, y);
 }
 
 void binary_dense(const BinaryView& v, int32_t round_elem, int32_t out_elem, void* out, const int64_t* fix_rc,

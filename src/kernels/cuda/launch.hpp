@@ -13,8 +13,9 @@ namespace ob1q::kernels::cu {
 enum Elem : int32_t { kF16 = 0, kBF16 = 1, kF32 = 2 };
 
 // y [n, rows] (elem) = x [n, cols] W^T + bias, n <= 8; `part`: fp32 scratch [plan.splits][n][rows].
+// `tickets`: int32 [plan.row_groups], all zero (each launch leaves them zero again).
 void binary_gemv(const BinaryView& v, const GemvPlan& plan, const void* x, int32_t elem, int64_t n, const void* bias,
-                 float* part, void* y, cudaStream_t stream);
+                 float* part, int32_t* tickets, void* y, cudaStream_t stream);
 // out [rows, cols] (out_elem) = the dense weight rounded through `round_elem`; then the exact
 // values of `nfix` (row, col, zero-plane mask) entries.
 void binary_dense(const BinaryView& v, int32_t round_elem, int32_t out_elem, void* out, const int64_t* fix_rc,
