@@ -8,6 +8,8 @@
 //   packed -> eval / inspect / export end to end.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -614,4 +616,31 @@ TEST(FamilyParity, EachDetailMovesTheLogitsBeyondTheTolerance) {
     EXPECT_GT(moved, 10 * kTolerance) << d.fixture << ": leaving out " << d.what;
     std::printf("[ %-9s ] without %-62s max |delta logit| %.3f\n", d.fixture, d.what, moved);
   }
+}
+
+// ---- --model ORG/NAME through the CLI ----------------------------------------------------------------
+
+TEST(ModelLookupCli, QuantizeFindsTheModelInTheHubCacheAndAMissingOneIsNamed) {
+  const std::string src = synthetic("qwen2"), work = test::temp_dir("cli-hub");
+  // the layout huggingface_hub writes: blobs, a snapshot of links to them, refs/main
+  const std::string repo = work + "/hub/models--test-org--tiny-qwen2", snap = repo + "/snapshots/5eed";
+  for (const std::string& d : {work + "/hub", repo, repo + "/blobs", repo + "/refs", repo + "/snapshots", snap})
+    ASSERT_EQ(::mkdir(d.c_str(), 0755), 0) << d;
+  for (const char* f : {"config.json", "model.safetensors"}) {
+    copy_file(src + "/" + f, repo + "/blobs/" + f + ".blob");
+    ASSERT_EQ(::symlink((std::string("../../blobs/") + f + ".blob").c_str(), (snap + "/" + f).c_str()), 0);
+  }
+  write_file_atomic(repo + "/refs/main", "5eed\n");
+  const std::string calib = test::write_calib_file(work, 2, 16, 96);
+  ::setenv("HF_HUB_CACHE", (work + "/hub").c_str(), 1);
+  const auto [rc, out] = test::run_ob1q("quantize --model test-org/tiny-qwen2 --calib-file " + calib +
+                                        " --nsamples 2 --seqlen 16 --blocksize 8 --up-lim 4 --device cpu --out " + work +
+                                        "/q 2>&1");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_TRUE(file_exists(work + "/q/config.json")) << out;
+  const auto [rc2, out2] = test::run_ob1q("eval --model test-org/not-downloaded --device cpu 2>&1");
+  ::unsetenv("HF_HUB_CACHE");
+  EXPECT_EQ(rc2, 1) << out2;
+  EXPECT_NE(out2.find("ob1q: error: test-org/not-downloaded: model not found; looked at"), std::string::npos) << out2;
+  EXPECT_NE(out2.find("`huggingface-cli download test-org/not-downloaded`"), std::string::npos) << out2;
 }
