@@ -50,6 +50,28 @@ at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::
 #endif
 }
 
+at::Tensor softcapped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                                const at::Tensor& visible, double cap) {
+  if (cap <= 0) return masked_attention(q, k, v, scale, visible);
+  const int64_t rep = q.size(1) / k.size(1);
+  at::Tensor kk = repeat_kv(k, rep), vv = repeat_kv(v, rep);
+  at::Tensor scores = at::tanh(at::matmul(q, kk.transpose(-1, -2)) * scale / cap) * cap;
+  if (visible.defined()) scores = scores.masked_fill(visible.logical_not(), -std::numeric_limits<float>::infinity());
+  at::Tensor p = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+  return at::matmul(p, vv);
+}
+
+at::Tensor window_visible(int64_t T, int64_t window, c10::Device device) {
+  const auto opts = at::TensorOptions().dtype(at::kLong).device(device);
+  at::Tensor d = at::arange(T, opts).unsqueeze(1) - at::arange(T, opts).unsqueeze(0);  // i - j
+  return d.ge(0).logical_and(d.lt(window));
+}
+
+at::Tensor restrict_to_window(const at::Tensor& visible, const at::Tensor& pos, int64_t L, int64_t window) {
+  at::Tensor in_window = at::arange(L, pos.options()).unsqueeze(0).gt(pos.unsqueeze(1) - window);  // [T, L]
+  return visible.defined() ? visible.logical_and(in_window) : in_window;
+}
+
 Rope rope_tables(const io::RopeConfig& rope, int64_t head_dim, int64_t seq_len, c10::Device device) {
   auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
   // HF: inv_freq = 1 / theta^(arange(0, D, 2) / D), all in fp32.
@@ -72,6 +94,29 @@ Rope rope_tables(const io::RopeConfig& rope, int64_t head_dim, int64_t seq_len, 
   at::Tensor freqs = at::outer(pos, inv_freq);  // [T, D/2]
   at::Tensor emb = at::cat({freqs, freqs}, -1);  // [T, D]
   return {emb.cos(), emb.sin()};
+}
+
+Rope RopeCache::get(int64_t seq_len) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const int64_t have = tables_.cos.defined() ? tables_.cos.size(0) : 0;
+  if (have < seq_len) tables_ = rope_tables(rope_, head_dim_, std::max(seq_len, 2 * have), device_);
+  return tables_;
+}
+
+at::Tensor apply_rope_at(const at::Tensor& x, const Rope& r, const at::Tensor& pos) {
+  const int64_t half = x.size(3) / 2;
+  at::Tensor cos = r.cos.index_select(0, pos).to(x.scalar_type());
+  at::Tensor sin = r.sin.index_select(0, pos).to(x.scalar_type());
+  at::Tensor rotated = at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  return x * cos + rotated * sin;
+}
+
+at::Tensor apply_rope(const at::Tensor& x, const Rope& r) {
+  const int64_t T = x.size(2), half = x.size(3) / 2;
+  at::Tensor cos = r.cos.narrow(0, 0, T).to(x.scalar_type());
+  at::Tensor sin = r.sin.narrow(0, 0, T).to(x.scalar_type());
+  at::Tensor rotated = at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  return x * cos + rotated * sin;
 }
 
 }  // namespace ob1q::model

@@ -146,9 +146,7 @@ at::Tensor WeightReader::get_optional(const std::string& name, const std::vector
 std::unique_ptr<DecoderModel> DecoderModel::load(const io::ModelConfig& cfg, const io::WeightSource& src,
                                                  const LoadOptions& opts) {
   WeightReader reader(src, opts);
-  if (cfg.is_llama()) return make_llama(cfg, reader, opts);
-  if (cfg.is_opt()) return make_opt(cfg, reader, opts);
-  fail(cfg.source, "unsupported model_type \"" + cfg.model_type + "\"");
+  return family_table(cfg.model_type).make(cfg, reader, opts);
 }
 
 std::unique_ptr<DecoderModel> DecoderModel::load(const std::string& dir, const LoadOptions& opts) {

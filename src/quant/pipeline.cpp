@@ -57,29 +57,34 @@ text::CalibrationSet calibration(const QuantizeOptions& o) {
   return cs;
 }
 
-// Accumulates one Hessian per distinct input of the block's linears (q/k/v and gate/up share
-// theirs): consecutive linears observed with the same input tensor share an accumulator.
+// Accumulates one Hessian per input of the block's linears: the linears the family table gives
+// the same input (q/k/v, gate/up) share one accumulator, fed once per sequence.
 class StatsCollector {
  public:
-  explicit StatsCollector(c10::Device device) : device_(device) {}
+  StatsCollector(const model::FamilyTable& family, c10::Device device) : family_(family), device_(device) {}
   void observe(const std::string& name, const at::Tensor& x) {
-    if (!x.is_same(last_input_)) {
-      last_input_ = x;
-      if (!acc_.count(name)) acc_.emplace(name, std::make_shared<HessianAccumulator>(x.size(-1), device_));
-      last_acc_ = acc_.at(name);
-      last_acc_->add_sequence(x);
-    } else if (!acc_.count(name)) {
-      acc_.emplace(name, last_acc_);
+    const int group = family_.linear(name).input;
+    auto& acc = group_acc_[group];
+    if (!acc) acc = std::make_shared<HessianAccumulator>(x.size(-1), device_);
+    acc_.emplace(name, acc);
+    auto fed = fed_.find(group);
+    if (fed == fed_.end()) {
+      fed_.emplace(group, x);
+      acc->add_sequence(x);
+    } else if (!fed->second.is_same(x)) {
+      fail(name, "reads a different input than the other linears of its group in the " + family_.model_type +
+                     " family table (internal error)");
     }
   }
-  void end_sequence() { last_input_ = at::Tensor(); }
+  void end_sequence() { fed_.clear(); }
   const HessianAccumulator& get(const std::string& name) const { return *acc_.at(name); }
 
  private:
+  const model::FamilyTable& family_;
   c10::Device device_;
+  std::map<int, std::shared_ptr<HessianAccumulator>> group_acc_;
   std::map<std::string, std::shared_ptr<HessianAccumulator>> acc_;
-  at::Tensor last_input_;
-  std::shared_ptr<HessianAccumulator> last_acc_;
+  std::map<int, at::Tensor> fed_;  // the input each group was fed in the current sequence
 };
 
 // Cross Grams C_J = (1/n) sum_s X_{s,J}^T Xhat_{s,J} (diagonal beta x beta blocks only) for the
@@ -167,7 +172,8 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
   const OutputClaim claim(o.out, o.overwrite, inputs);
   const MethodInfo& info = find_method(o.method);
   Params params = resolve_params(o, info);
-  auto method = info.make(params);
+  const model::FamilyTable& family = model::family_table(io::ModelConfig::load(o.model_dir).model_type);
+  auto method = info.make(params, quant::ModelContext{family.final_fc});
   if (o.format != "packed" && o.format != "fake-quant") fail("--format", "expected packed or fake-quant, got \"" + o.format + "\"");
   if (pack::is_packed(o.model_dir)) fail(o.model_dir, "is already a packed 1-bit checkpoint; quantize its source model");
   if (o.nsamples <= 0) fail("--nsamples", "must be positive");
@@ -215,7 +221,7 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
     blk.to(dev);
     // 1. capture: statistics of every linear from the unquantized block, one sequence per forward;
     //    the same forwards give Y_ac = F(Xhat) (into outs) and advance the fp-stream.
-    StatsCollector stats(dev);
+    StatsCollector stats(m->family(), dev);
     CrossGrams cross(*method, blk, n);
     model::LinearObserver obs_q = [&](const std::string& name, const at::Tensor& x) {
       stats.observe(name, x);
@@ -270,7 +276,7 @@ nlohmann::json run_quantize(const QuantizeOptions& o) {
     // ... and those whose inputs are re-captured from the partially quantized block: X_hat from the
     // block as it is now, X from the FP block (original weights swapped in) on the fp-stream.
     if (!fp_weights.empty()) {
-      StatsCollector stats2(dev);
+      StatsCollector stats2(m->family(), dev);
       CrossGrams cross2(*method, blk, n);
       model::LinearObserver obs_q2 = [&](const std::string& name, const at::Tensor& x) {
         if (method->recapture(name)) stats2.observe(name, x), cross2.observe(name, x, false);

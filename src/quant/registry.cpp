@@ -12,7 +12,7 @@ MethodInfo oa_method();      // methods/oa.cpp
 namespace {
 
 MethodInfo binary(const char* name, Family f, const char* summary) {
-  return {name, summary, binary_gptq_defaults(f), [f](const Params& p) { return make_binary_gptq(f, p); }};
+  return {name, summary, binary_gptq_defaults(f), [f](const Params& p, const ModelContext&) { return make_binary_gptq(f, p); }};
 }
 
 }  // namespace
@@ -43,7 +43,7 @@ const std::map<std::string, std::string>& param_help() {
       {"iters2", "ARB-X calibration-aware refinement iterations T2 (§11)"},
       {"low_frac", "PB-LLM: fraction of weights binarized; the rest is kept at high_bit (§13)"},
       {"high_bit", "PB-LLM: bits of the salient weights (§13)"},
-      {"oa_layers", "linears refined by OA, '|'-separated name suffixes (fc2|down_proj = each block's final FC)"},
+      {"oa_layers", "linears refined by OA, '|'-separated name suffixes; final_fc = each block's final FC from the model family's table (OPT fc2, the others mlp.down_proj)"},
       {"oa_iters", "OA iterations T_oa per plane (§18)"},
       {"oa_k", "OA: s_out and B steps every k-th iteration (paper Table 8)"},
       {"oa_bsteps", "OA: B steps (one input channel each) per k-cycle"},

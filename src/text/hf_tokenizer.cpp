@@ -10,6 +10,7 @@
 #include "ob1q/text/json_input.hpp"
 #include "ob1q/text/tokenizer_sources.hpp"
 #include "ob1q/text/unicode.hpp"
+#include "ob1q/text/unicode_nfc.hpp"
 
 namespace ob1q::text {
 
@@ -87,6 +88,8 @@ class HfTokenizer::Encoder {
     for (const NormalizerStep& n : t_.pipe_.normalizers) {
       if (n.kind == NormalizerStep::Prepend) {
         if (!s.empty()) s.insert(0, n.content);
+      } else if (n.kind == NormalizerStep::Nfc) {
+        s = nfc(s);
       } else {
         replace_all(s, n.pattern, n.content);
       }

@@ -1,4 +1,4 @@
-// The GPT-2 and LLaMA-3 pre-tokenizer regexes as scanners over code points. Both patterns are
+// The GPT-2, LLaMA-3 and Qwen2 pre-tokenizer regexes as scanners over code points. The patterns are
 // alternations tried in order at each position (leftmost-first, like Oniguruma and the Rust regex
 // crate); each branch below says which alternative it implements and how backtracking resolves.
 #include "ob1q/text/pretokenize_regex.hpp"
@@ -82,8 +82,8 @@ size_t gpt2_match(const std::vector<Char>& c, size_t i) {
   return whitespace_end(i, run_of(c, i, CharClass::Space), n);
 }
 
-// One match of the LLaMA-3 pattern at i; returns its end (in chars).
-size_t llama3_match(const std::vector<Char>& c, size_t i) {
+// One match of the LLaMA-3 pattern (max_digits 3) or the Qwen2 pattern (1) at i; returns its end (in chars).
+size_t llama3_match(const std::vector<Char>& c, size_t i, size_t max_digits) {
   const size_t n = c.size();
   const Char& ch = c[i];
   if (ch.cp == '\'') {
@@ -94,10 +94,10 @@ size_t llama3_match(const std::vector<Char>& c, size_t i) {
   if (ch.cls == CharClass::Letter) return run_of(c, i, CharClass::Letter);
   if (ch.cls != CharClass::Number && !is_cr_lf(ch.cp) && i + 1 < n && c[i + 1].cls == CharClass::Letter)
     return run_of(c, i + 1, CharClass::Letter);
-  // \p{N}{1,3}
+  // \p{N}{1,3} (Qwen2: \p{N})
   if (ch.cls == CharClass::Number) {
     size_t j = i;
-    while (j < n && j < i + 3 && c[j].cls == CharClass::Number) ++j;
+    while (j < n && j < i + max_digits && c[j].cls == CharClass::Number) ++j;
     return j;
   }
   // ' ?[^\s\p{L}\p{N}]+[\r\n]*'
@@ -124,11 +124,13 @@ const std::string& split_pattern_regex(SplitPattern p) {
       R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
   static const std::string llama3 =
       R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-  return p == SplitPattern::Gpt2 ? gpt2 : llama3;
+  static const std::string qwen2 =
+      R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  return p == SplitPattern::Gpt2 ? gpt2 : p == SplitPattern::Llama3 ? llama3 : qwen2;
 }
 
 bool find_split_pattern(const std::string& regex, SplitPattern* out) {
-  for (SplitPattern p : {SplitPattern::Gpt2, SplitPattern::Llama3}) {
+  for (SplitPattern p : {SplitPattern::Gpt2, SplitPattern::Llama3, SplitPattern::Qwen2}) {
     if (regex == split_pattern_regex(p)) {
       *out = p;
       return true;
@@ -143,7 +145,7 @@ void split_by_pattern(SplitPattern p, std::string_view text, std::vector<std::st
   const size_t n = chars.size();
   size_t i = 0;
   while (i < n) {
-    const size_t end = p == SplitPattern::Gpt2 ? gpt2_match(chars, i) : llama3_match(chars, i);
+    const size_t end = p == SplitPattern::Gpt2 ? gpt2_match(chars, i) : llama3_match(chars, i, p == SplitPattern::Llama3 ? 3 : 1);
     const size_t from = chars[i].offset;
     const size_t to = end < n ? chars[end].offset : text.size();
     out.push_back(text.substr(from, to - from));

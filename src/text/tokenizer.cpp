@@ -7,6 +7,8 @@
 //   section between special tokens when legacy=true), BOS per add_bos_token (default true).
 //   When tokenizer.json is present its vocabulary and merges are used, not tokenizer.model's:
 //   the reference ids of data/tokenizers/llama2 (whose two files disagree) show it.
+// - GemmaTokenizer: the same with spaces turned into "▁" and no "▁" prepended (no dummy prefix),
+//   BOS <bos> per add_bos_token (default true).
 // - any other class: the pipeline tokenizer.json describes; add_bos_token / add_eos_token, when
 //   the config sets them, replace its post-processor.
 #include "ob1q/text/tokenizer.hpp"
@@ -58,20 +60,27 @@ std::string config_token(const json& cfg, const char* key, const std::string& fa
   return content->get<std::string>();
 }
 
+enum class SpClass { None, Llama, Gemma };  // the SentencePiece-vocabulary classes transformers defines
+
 // The tokenizer class from tokenizer_config.json; without one, transformers maps the model type of
-// config.json to its class (llama -> LlamaTokenizer).
-bool is_llama_class(const json& cfg, const std::string& dir) {
+// config.json to its class (llama, mistral, phi3 -> LlamaTokenizer; gemma, gemma2 -> GemmaTokenizer).
+SpClass sentencepiece_class(const json& cfg, const std::string& dir) {
   auto it = cfg.find("tokenizer_class");
   if (it != cfg.end() && it->is_string()) {
     const std::string cls = it->get<std::string>();
-    return cls == "LlamaTokenizer" || cls == "LlamaTokenizerFast";
+    if (cls == "LlamaTokenizer" || cls == "LlamaTokenizerFast") return SpClass::Llama;
+    if (cls == "GemmaTokenizer" || cls == "GemmaTokenizerFast") return SpClass::Gemma;
+    return SpClass::None;
   }
   const std::string model_config = path_join(dir, "config.json");
-  if (!file_exists(model_config)) return false;
+  if (!file_exists(model_config)) return SpClass::None;
   const json j = json::parse(read_file(model_config), nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return false;  // io reports a broken config.json
-  const auto type = j.find("model_type");
-  return type != j.end() && type->is_string() && type->get<std::string>() == "llama";
+  if (!j.is_object()) return SpClass::None;  // io reports a broken config.json
+  const auto it_type = j.find("model_type");
+  const std::string type = it_type != j.end() && it_type->is_string() ? it_type->get<std::string>() : "";
+  if (type == "llama" || type == "mistral" || type == "phi3") return SpClass::Llama;
+  if (type == "gemma" || type == "gemma2") return SpClass::Gemma;
+  return SpClass::None;
 }
 
 void set_added(std::vector<AddedToken>& added, const AddedToken& t) {
@@ -153,10 +162,38 @@ HfPipeline llama_pipeline(const json& cfg) {
   return p;
 }
 
+// The pipeline of transformers 5's GemmaTokenizer: Replace(" ", "▁") then Split(" ") -- which finds
+// no space left, so each section goes whole to the BPE model, exactly as a Metaspace step that never
+// prepends nor splits does.
+HfPipeline gemma_pipeline() {
+  HfPipeline p;
+  PreTokenizerStep meta{PreTokenizerStep::Metaspace};
+  meta.replacement = kMeta;
+  meta.prepend = PrependScheme::Never;
+  meta.split = false;
+  p.pre_tokenizers.push_back(meta);
+  DecoderStep replace{DecoderStep::Replace};
+  replace.pattern = kMeta;
+  replace.content = " ";
+  p.decoders = {replace, DecoderStep{DecoderStep::ByteFallback}, DecoderStep{DecoderStep::Fuse}};
+  p.kind = "sentencepiece";
+  return p;
+}
+
+// A SentencePiece-vocabulary class (LLaMA, Gemma): its pipeline, byte fallback, BOS/EOS defaults.
+void set_sentencepiece_class(SpClass cls, const json& cfg, BpeSource& source, HfPipeline& pipeline,
+                             std::string& bos, std::string& eos) {
+  pipeline = cls == SpClass::Gemma ? gemma_pipeline() : llama_pipeline(cfg);
+  source.options.byte_fallback = true;  // BPE(..., fuse_unk=True, byte_fallback=True) in both classes
+  source.options.fuse_unk = true;
+  bos = cls == SpClass::Gemma ? "<bos>" : "<s>";
+  eos = cls == SpClass::Gemma ? "<eos>" : "</s>";
+}
+
 struct Assembly {
   BpeSource source;
   HfPipeline pipeline;
-  bool llama = false;
+  bool llama = false;  // a SentencePiece-vocabulary class (LLaMA, Gemma): config specials cut out, BOS by default
   std::string default_bos, default_eos;  // when the config names none
 };
 
@@ -194,7 +231,8 @@ std::unique_ptr<Tokenizer> assemble(Assembly a, const json& cfg, const std::stri
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
   const json cfg = read_config(dir);
-  const bool llama = is_llama_class(cfg, dir);
+  const SpClass sp_class = sentencepiece_class(cfg, dir);
+  const bool llama = sp_class != SpClass::None;
 
   std::string json_path = path_join(dir, "tokenizer.json");
   if (!file_exists(json_path)) json_path += ".gz";
@@ -207,11 +245,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
     a.source = std::move(tj.bpe);
     if (llama && !a.source.options.byte_level) {
       a.llama = true;
-      a.pipeline = llama_pipeline(cfg);
-      a.source.options.byte_fallback = true;  // LlamaTokenizer's BPE(..., fuse_unk=True, byte_fallback=True)
-      a.source.options.fuse_unk = true;
-      a.default_bos = "<s>";
-      a.default_eos = "</s>";
+      set_sentencepiece_class(sp_class, cfg, a.source, a.pipeline, a.default_bos, a.default_eos);
     } else {
       a.pipeline = std::move(tj.pipeline);
     }
@@ -222,9 +256,8 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
     if (!read_sentencepiece_bpe(model_path, a.source))
       fail(model_path, "only BPE SentencePiece models (LLaMA-1/2 style) are supported, this one is not BPE");
     a.llama = true;
-    a.pipeline = llama_pipeline(cfg);
-    a.default_bos = "<s>";
-    a.default_eos = "</s>";
+    set_sentencepiece_class(sp_class == SpClass::Gemma ? sp_class : SpClass::Llama, cfg, a.source, a.pipeline,
+                            a.default_bos, a.default_eos);
     return assemble(std::move(a), cfg, dir, model_path);
   }
   const std::string encoder = path_join(dir, "encoder.json"), merges = path_join(dir, "vocab.bpe");

@@ -70,6 +70,8 @@ void read_normalizer(const json& n, const std::string& path, std::vector<Normali
     out.push_back({NormalizerStep::Prepend, "", n.at("prepend").get<std::string>()});
   } else if (type == "Replace") {
     out.push_back({NormalizerStep::Replace, string_pattern(n, path), n.at("content").get<std::string>()});
+  } else if (type == "NFC") {
+    out.push_back({NormalizerStep::Nfc, "", ""});
   } else {
     fail(path, "unsupported normalizer " + type);
   }
@@ -91,7 +93,7 @@ void read_pre_tokenizer(const json& p, const std::string& path, std::vector<PreT
     const json& pattern = p.at("pattern");
     const std::string regex = pattern.contains("Regex") ? pattern["Regex"].get<std::string>() : "";
     if (!find_split_pattern(regex, &step.pattern))
-      fail(path, "unsupported Split pattern " + pattern.dump() + " (supported: the GPT-2 and LLaMA-3 regexes)");
+      fail(path, "unsupported Split pattern " + pattern.dump() + " (supported: the GPT-2, LLaMA-3 and Qwen2 regexes)");
     if (text_of(p, "behavior") != "Isolated" || flag(p, "invert", false))
       fail(path, "unsupported Split behavior (only Isolated, not inverted)");
   } else if (type == "Metaspace") {

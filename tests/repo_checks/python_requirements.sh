@@ -36,6 +36,7 @@ check scripts/reference/capture_fixtures.py numpy
 check scripts/reference/hf_ppl.py numpy
 check scripts/reference/hf_zeroshot.py torch
 check scripts/reference/make_random_llama.py torch
+check scripts/reference/make_family_fixtures.py torch
 check scripts/plot_diagnostics.py matplotlib
 check scripts/reference/hf_generate_bench.py torch
 check scripts/make_random_packed.py numpy

@@ -11,6 +11,7 @@
 #include "ob1q/common/file.hpp"
 #include "ob1q/common/output_dir.hpp"
 #include "ob1q/io/config.hpp"
+#include "ob1q/io/model_lookup.hpp"
 #include "ob1q/io/weight_source.hpp"
 
 #ifndef OB1Q_SOURCE_DIR
@@ -43,6 +44,7 @@ void apply(const GlobalOptions& g) {
 void resolve_run(const GlobalOptions& g, const RunContext& run) {
   apply(g);
   if (run.model_dir.empty()) run.model_dir = default_model();
+  run.model_dir = io::resolve_model(run.model_dir);  // a directory, or a model in the local HF cache / $OB1Q_MODELS
   if (run.data_dir.empty()) run.data_dir = default_data_dir();
   refuse_unfinished_output(run.model_dir);  // before the tokenizer or the data are read
   run.device = resolve_device(g.device);

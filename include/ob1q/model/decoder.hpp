@@ -1,4 +1,5 @@
-// Decoder-only language models (LLaMA, OPT) as plain LibTorch tensors, exposed block by block:
+// Decoder-only language models (the families of model/family.hpp) as plain LibTorch tensors,
+// exposed block by block:
 //   embed(ids) -> block(0) -> ... -> block(L-1) -> head(h) = logits
 // so that the quantizer can stream calibration activations through one block at a time. Models
 // know nothing about quantization: they read weights from an io::WeightSource and expose each
@@ -16,6 +17,7 @@
 #include "ob1q/io/config.hpp"
 #include "ob1q/io/weight_source.hpp"
 #include "ob1q/kernels/packed_matrix.hpp"
+#include "ob1q/model/family.hpp"
 
 namespace ob1q::model {
 
@@ -90,6 +92,8 @@ class DecoderModel {
   virtual ~DecoderModel() = default;
   const io::ModelConfig& config() const { return config_; }
   const LoadOptions& options() const { return options_; }
+  // Which linears a block has, which share an input, which is the final FC (model/family.hpp).
+  const FamilyTable& family() const { return family_table(config_.model_type); }
   int64_t num_blocks() const { return static_cast<int64_t>(blocks_.size()); }
 
   virtual at::Tensor embed(const at::Tensor& ids) const = 0;  // [B, T] int64 -> [B, T, hidden]
@@ -143,5 +147,7 @@ class WeightReader {
 
 std::unique_ptr<DecoderModel> make_llama(const io::ModelConfig& cfg, const WeightReader& w, const LoadOptions& opts);
 std::unique_ptr<DecoderModel> make_opt(const io::ModelConfig& cfg, const WeightReader& w, const LoadOptions& opts);
+// The LLaMA-derived families other than LLaMA itself (qwen2, qwen3, mistral, phi3, gemma2).
+std::unique_ptr<DecoderModel> make_rotary(const io::ModelConfig& cfg, const WeightReader& w, const LoadOptions& opts);
 
 }  // namespace ob1q::model

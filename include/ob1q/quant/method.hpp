@@ -70,11 +70,17 @@ class Method {
   virtual bool recapture(const std::string& name) const { return false; }
 };
 
+// What a method may know of the model it quantizes: names from the family table of its
+// model_type (model/family.hpp), so that methods need no knowledge of the families.
+struct ModelContext {
+  std::string final_fc;  // each block's final FC, e.g. "mlp.down_proj" (OPT: "fc2")
+};
+
 struct MethodInfo {
   std::string name;
   std::string summary;
   nlohmann::json defaults;  // every hyperparameter with its default (methods.md §24)
-  std::function<std::unique_ptr<Method>(const Params&)> make;
+  std::function<std::unique_ptr<Method>(const Params&, const ModelContext&)> make;
 };
 
 const std::vector<MethodInfo>& registry();

@@ -27,7 +27,7 @@ struct AddedToken {
 enum class PrependScheme { Always, First, Never };
 
 struct NormalizerStep {
-  enum Kind { Prepend, Replace } kind;
+  enum Kind { Prepend, Replace, Nfc } kind;
   std::string pattern;  // Replace: the literal text replaced
   std::string content;  // Prepend: the prefix; Replace: the replacement
 };

@@ -1,4 +1,4 @@
-// Hand-written scanners equivalent to the two pre-tokenizer regexes of byte-level BPE tokenizers
+// Hand-written scanners equivalent to the pre-tokenizer regexes of byte-level BPE tokenizers
 // (no regex engine): each splits text into the consecutive matches of find_iter, which for these
 // patterns cover the whole input.
 #pragma once
@@ -16,6 +16,8 @@ enum class SplitPattern {
   //   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|
   //   \s*[\r\n]+|\s+(?!\S)|\s+
   Llama3,
+  // Qwen2 / Qwen3: LLaMA-3's with single digits (\p{N} instead of \p{N}{1,3}).
+  Qwen2,
 };
 
 // The regex source of a pattern, exactly as it appears in tokenizer.json.

@@ -1,5 +1,5 @@
 // OA, the paper's method (methods.md §15-§18): ARB-RC (+CGB) everywhere, and on the final linear of
-// every decoder block (OPT fc2, LLaMA down_proj; --oa-layers) each block of input channels is
+// every decoder block (its family's final FC: OPT fc2, the others mlp.down_proj; --oa-layers) each block of input channels is
 // refined against the full-precision output X W^T instead of the weights (cross Gram C_J from the
 // fp-stream), with Attention-Matrix-Preservation gates.
 #include <ATen/ATen.h>
@@ -16,18 +16,20 @@ using at::indexing::Slice;
 
 namespace {
 
-std::vector<std::string> split_layers(const std::string& s) {
+// The '|'-separated suffixes of --oa-layers; "final_fc" stands for the family's final FC.
+std::vector<std::string> split_layers(const std::string& s, const ModelContext& ctx) {
   std::vector<std::string> out;
   std::string item;
   std::stringstream ss(s);
   while (std::getline(ss, item, '|'))
-    if (!item.empty()) out.push_back(item);
+    if (!item.empty()) out.push_back(item == "final_fc" ? ctx.final_fc : item);
   return out;
 }
 
 class Oa : public Method {
  public:
-  explicit Oa(const Params& p) : c_(BinaryGptqConfig::from(Family::ArbRc, p)), layers_(split_layers(p.get_string("oa_layers"))) {
+  Oa(const Params& p, const ModelContext& ctx)
+      : c_(BinaryGptqConfig::from(Family::ArbRc, p)), layers_(split_layers(p.get_string("oa_layers"), ctx)) {
     o_.iters = static_cast<int>(p.get_int("oa_iters"));
     o_.k = static_cast<int>(p.get_int("oa_k"));
     o_.bsteps = static_cast<int>(p.get_int("oa_bsteps"));
@@ -52,6 +54,8 @@ class Oa : public Method {
     if (target_ != "compensated" && target_ != "original") fail("--oa-target", "expected compensated or original");
     xhat_ = p.get_string("oa_xhat");
     if (xhat_ != "block-start" && xhat_ != "true-seq") fail("--oa-xhat", "expected block-start or true-seq");
+    for (const auto& l : layers_)
+      if (l.empty()) fail("--oa-layers", "final_fc is unknown for this model");
     if (layers_.empty()) fail("--oa-layers", "names no layer");
     if (o_.iters < 0 || o_.k < 1 || o_.bsteps < 0 || o_.sweeps < 1) fail("--oa-iters/--oa-k", "out of range");
   }
@@ -120,7 +124,7 @@ class Oa : public Method {
 nlohmann::json oa_defaults() {
   nlohmann::json j = binary_gptq_defaults(Family::ArbRc);
   const OaOptions d;
-  j.update({{"oa_layers", "fc2|down_proj"},  {"oa_iters", d.iters},       {"oa_k", d.k},
+  j.update({{"oa_layers", "final_fc"},       {"oa_iters", d.iters},       {"oa_k", d.k},
             {"oa_bsteps", d.bsteps},         {"amp", d.amp},              {"amp_mask", d.amp_mask},
             {"oa_amp_gram", d.amp_gram},     {"oa_n_gram", d.n_gram},     {"oa_bform", d.bform},
             {"oa_cross_transpose", false},   {"oa_brows", d.brows},       {"oa_coupling", d.coupling},
@@ -134,7 +138,7 @@ nlohmann::json oa_defaults() {
 
 MethodInfo oa_method() {
   return {"oa", "OA (the paper): ARB-RC + output alignment with AMP on each block's final linear", oa_defaults(),
-          [](const Params& p) { return std::make_unique<Oa>(p); }};
+          [](const Params& p, const ModelContext& ctx) { return std::make_unique<Oa>(p, ctx); }};
 }
 
 }  // namespace ob1q::quant

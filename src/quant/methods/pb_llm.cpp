@@ -105,7 +105,7 @@ class PbLlm : public Method {
 MethodInfo pb_llm_method() {
   return {"pb-llm", "PB-LLM (GPTQ-PB): 90% xnor-binarized, Hessian-salient 10% at 8 bits, full GPTQ",
           {{"blocksize", 128}, {"percdamp", 0.01}, {"low_frac", 0.9}, {"high_bit", 8}, {"scale_dtype", "fp16"}},
-          [](const Params& p) { return std::make_unique<PbLlm>(p); }};
+          [](const Params& p, const ModelContext&) { return std::make_unique<PbLlm>(p); }};
 }
 
 }  // namespace ob1q::quant
