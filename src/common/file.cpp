@@ -9,10 +9,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 
 #include "ob1q/common/error.hpp"
-#include "ob1q/common/log.hpp"
+#include "ob1q/common/paths.hpp"
 
 namespace ob1q {
 
@@ -157,13 +156,6 @@ void write_file_atomic(const std::string& path, const std::string& content) {
 
 void copy_file(const std::string& from, const std::string& to) { write_file_atomic(to, read_file_bytes(from)); }
 
-void remove_tree(const std::string& path) {
-  // std::filesystem::remove_all removes a symbolic link itself, never what it points to.
-  std::error_code ec;
-  std::filesystem::remove_all(path, ec);
-  if (ec) OB1Q_WARN("could not remove %s: %s", path.c_str(), ec.message().c_str());
-}
-
 namespace {
 
 // "<name>.partial-<digits>": the staging directory of a run (output_dir.cpp names it so).
@@ -177,14 +169,11 @@ bool is_staging_name(const std::string& name) {
 }  // namespace
 
 void refuse_unfinished_output(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
+  std::string dir = dir_exists(path) ? path : parent_path(path);
   if (dir.empty()) dir = ".";
-  fs::path name = dir;
-  while (!name.empty() && !name.has_filename() && name.has_relative_path()) name = name.parent_path();  // "m/" -> "m"
-  if (fs::exists(dir / kUnfinishedMarker, ec) || is_staging_name(name.filename().string()))
-    fail(dir.string(), "is an unfinished ob1q output (the run that wrote it was interrupted or failed); delete it");
+  if (stat_kind(path_join(dir, kUnfinishedMarker)) != PathKind::missing ||
+      is_staging_name(file_name(without_trailing_slashes(dir))))
+    fail(dir, "is an unfinished ob1q output (the run that wrote it was interrupted or failed); delete it");
 }
 
 }  // namespace ob1q

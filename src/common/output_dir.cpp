@@ -6,11 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <initializer_list>
 #include <map>
 #include <mutex>
@@ -19,56 +17,32 @@
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
 #include "ob1q/common/log.hpp"
+#include "ob1q/common/paths.hpp"
 
 namespace ob1q {
 
-namespace fs = std::filesystem;
-
 namespace {
 
-// ---- paths ---------------------------------------------------------------------------------
-
-// "out/" -> "out", "/" stays "/". Staging and lock names are formed by appending to this.
-std::string without_trailing_slashes(std::string p) {
-  while (p.size() > 1 && p.back() == '/') p.pop_back();
-  return p;
-}
-
-// Absolute, symbolic links resolved as far as the path exists, "." and ".." folded, no trailing
-// separator: two spellings of one directory give the same path.
-fs::path resolved(const std::string& p) {
-  std::error_code ec;
-  fs::path a = fs::absolute(without_trailing_slashes(p), ec);
-  if (ec) a = p;
-  fs::path c = fs::weakly_canonical(a, ec);
-  fs::path r = (ec ? a : c).lexically_normal();
-  while (!r.has_filename() && r.has_relative_path()) r = r.parent_path();
-  return r;
-}
-
-// True when `inner` lies strictly below `outer` (both resolved).
-bool strictly_inside(const fs::path& inner, const fs::path& outer) {
-  auto [o, i] = std::mismatch(outer.begin(), outer.end(), inner.begin(), inner.end());
-  return o == outer.end() && i != inner.end();
-}
+// ---- checks --------------------------------------------------------------------------------
+// Paths are compared as resolved_path() (paths.hpp) gives them: two spellings of one directory
+// give the same string. Staging and lock names are formed by appending to without_trailing_slashes().
 
 // The directory that will hold `path` (and its staging directory and lock file): it must exist
 // and let us create entries.
 void check_parent_writable(const std::string& path) {
-  std::error_code ec;
-  fs::path abs = fs::absolute(without_trailing_slashes(path), ec);
-  const fs::path parent = abs.parent_path();
-  if (!fs::exists(parent, ec)) fail(path, "its parent directory " + parent.string() + " does not exist");
-  if (!fs::is_directory(parent, ec)) fail(path, "its parent " + parent.string() + " is not a directory");
+  const std::string parent = parent_path(absolute_path(without_trailing_slashes(path)));
+  const PathKind kind = stat_kind(parent);
+  if (kind == PathKind::missing) fail(path, "its parent directory " + parent + " does not exist");
+  if (kind != PathKind::directory) fail(path, "its parent " + parent + " is not a directory");
   if (::access(parent.c_str(), W_OK | X_OK) != 0)
-    fail(path, "cannot create it in " + parent.string() + ": " + std::strerror(errno));
+    fail(path, "cannot create it in " + parent + ": " + std::strerror(errno));
 }
 
 void check_not_input(const std::string& out, const std::vector<NamedPath>& inputs) {
-  const fs::path o = resolved(out);
+  const std::string o = resolved_path(out);
   for (const auto& in : inputs) {
     if (in.path.empty()) continue;
-    const fs::path i = resolved(in.path);
+    const std::string i = resolved_path(in.path);
     const std::string what = in.role + " " + in.path;
     if (o == i) fail(out, "is " + what + ": refusing to write over an input");
     if (strictly_inside(i, o)) fail(out, "contains " + what + ": refusing to replace a directory holding an input");
@@ -77,11 +51,10 @@ void check_not_input(const std::string& out, const std::vector<NamedPath>& input
 }
 
 void check_existing(const std::string& out, bool overwrite) {
-  std::error_code ec;
-  const fs::file_status st = fs::status(out, ec);
-  if (fs::is_regular_file(st)) fail(out, "exists and is a file");
-  if (fs::exists(st) && !fs::is_directory(st)) fail(out, "exists and is not a directory");
-  if (fs::is_directory(st) && !fs::is_empty(out, ec) && !overwrite)
+  const PathKind kind = stat_kind(out);
+  if (kind == PathKind::regular) fail(out, "exists and is a file");
+  if (kind != PathKind::missing && kind != PathKind::directory) fail(out, "exists and is not a directory");
+  if (kind == PathKind::directory && !is_empty_directory(out) && !overwrite)
     fail(out, "exists and is not empty (pass --overwrite to replace it)");
 }
 
@@ -121,13 +94,9 @@ bool process_alive(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 ||
 // <name>.partial-<pid> and <name>.old-<pid> next to `out` whose process is gone: a run that was
 // killed before it could clean up. (One whose pid is alive is left alone: it may be running.)
 void remove_stale_staging(const std::string& out) {
-  std::error_code ec;
-  const fs::path abs = fs::absolute(out, ec);
-  const std::string name = abs.filename().string();
-  std::vector<fs::path> entries;
-  for (fs::directory_iterator it(abs.parent_path(), ec), end; !ec && it != end; it.increment(ec)) entries.push_back(it->path());
-  for (const auto& e : entries) {
-    const std::string n = e.filename().string();
+  const std::string abs = absolute_path(out);
+  const std::string name = file_name(abs), dir = parent_path(abs);
+  for (const auto& n : list_directory(dir)) {
     for (const std::string tag : {".partial-", ".old-"}) {
       const std::string prefix = name + tag;
       if (n.size() <= prefix.size() || n.size() > prefix.size() + 9 || n.compare(0, prefix.size(), prefix) != 0 ||
@@ -135,8 +104,9 @@ void remove_stale_staging(const std::string& out) {
         continue;
       const long pid = std::stol(n.substr(prefix.size()));
       if (pid == ::getpid() || process_alive(pid)) continue;
+      const std::string e = path_join(dir, n);
       OB1Q_INFO("removing %s, left by an interrupted run (pid %ld)", e.c_str(), pid);
-      remove_tree(e.string());
+      remove_tree(e);
     }
   }
 }
@@ -193,8 +163,7 @@ std::map<std::string, Held>& held() {
 }
 
 void release(const Held& h) {
-  std::error_code ec;
-  if (fs::is_directory(fs::symlink_status(h.staging, ec))) remove_tree(h.staging);
+  if (lstat_kind(h.staging) == PathKind::directory) remove_tree(h.staging);
   ::unlink(h.lock_file.c_str());  // before close(): see take_lock()
   ::close(h.fd);
 }
@@ -204,17 +173,16 @@ void release(const Held& h) {
 void check_output_file(const std::string& path, const std::string& role, const std::vector<NamedPath>& inputs,
                        const std::string& out_dir) {
   if (path.empty()) fail(role, "needs a file name");
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) fail(path, "is a directory (" + role + " names a file)");
-  const fs::path p = resolved(path);
+  if (dir_exists(path)) fail(path, "is a directory (" + role + " names a file)");
+  const std::string p = resolved_path(path);
   for (const auto& in : inputs) {
     if (in.path.empty()) continue;
-    const fs::path i = resolved(in.path);
+    const std::string i = resolved_path(in.path);
     if (p == i) fail(path, "is " + in.role + " " + in.path + ": refusing to write over an input");
-    if (strictly_inside(p, i) && fs::exists(p, ec))
+    if (strictly_inside(p, i) && stat_kind(p) != PathKind::missing)
       fail(path, "is a file of " + in.role + " " + in.path + ": refusing to write over an input");
   }
-  if (!out_dir.empty() && (p == resolved(out_dir) || strictly_inside(p, resolved(out_dir))))
+  if (!out_dir.empty() && (p == resolved_path(out_dir) || strictly_inside(p, resolved_path(out_dir))))
     fail(path, "is inside --out " + out_dir + ", which the run replaces: write it elsewhere");
   check_parent_writable(path);
 }
@@ -222,11 +190,11 @@ void check_output_file(const std::string& path, const std::string& role, const s
 OutputClaim::OutputClaim(const std::string& out_in, bool overwrite, const std::vector<NamedPath>& inputs) {
   if (out_in.empty()) fail("--out", "an output directory is required");
   const std::string out = without_trailing_slashes(out_in);
-  const std::string last = fs::path(out).filename().string();
+  const std::string last = file_name(out);
   if (last.empty() || last == "." || last == "..")
     fail(out_in, "name the output directory itself (not /, . or ..)");
   check_not_input(out_in, inputs);
-  key_ = resolved(out).string();
+  key_ = resolved_path(out);
   std::lock_guard<std::mutex> guard(g_held_mutex);
   if (auto it = held().find(key_); it != held().end()) {
     ++it->second.count;
@@ -275,9 +243,8 @@ void StagingDir::commit() {
   if (::unlink(path_join(tmp_, kUnfinishedMarker).c_str()) != 0)
     fail(tmp_, std::string("cannot remove the unfinished-output marker: ") + std::strerror(errno));
   fsync_dir(tmp_);
-  std::error_code ec;
   std::string previous;  // where the output being replaced ends up, to be removed
-  if (!fs::exists(fs::symlink_status(out_, ec))) {
+  if (lstat_kind(out_) == PathKind::missing) {
     if (std::rename(tmp_.c_str(), out_.c_str()) != 0)
       fail(out_, std::string("cannot rename the finished output into place: ") + std::strerror(errno));
   } else if (exchange(tmp_, out_)) {
@@ -294,11 +261,11 @@ void StagingDir::commit() {
     }
   }
   done_ = true;
-  fsync_dir(fs::absolute(out_, ec).parent_path().string());
+  fsync_dir(parent_path(absolute_path(out_)));
   if (previous.empty()) return;
   // Marked first, so that a removal cut short leaves nothing a reader would take for a model (a
   // symbolic link that was the output is removed itself, its target untouched).
-  if (fs::is_directory(fs::symlink_status(previous, ec))) {
+  if (lstat_kind(previous) == PathKind::directory) {
     try {
       write_marker(previous);
     } catch (const Error& e) {

@@ -1,5 +1,8 @@
 // Shared pieces of the ob1q command line: global options, defaults, output.
 #pragma once
+// CLI11's path validators (unused here) would import the C++17 filesystem library, which crashes
+// on PyTorch's LibTorch (common/paths.hpp says why): their stat()-based fallback instead.
+#define CLI11_HAS_FILESYSTEM 0
 #include <CLI/CLI.hpp>
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>

@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 
+#include "ob1q/common/paths.hpp"  // remove_tree and the path helpers
+
 namespace ob1q {
 
 bool file_exists(const std::string& path);
@@ -43,10 +45,6 @@ void write_file_atomic(const std::string& path, const std::function<void(std::FI
 void write_file_atomic(const std::string& path, const std::string& content);
 
 void copy_file(const std::string& from, const std::string& to);  // atomic, fsynced
-
-// Removes a directory tree (or a file, or a symbolic link) without following symbolic links out
-// of it; a failure is logged, not thrown (it runs on error and interrupt paths).
-void remove_tree(const std::string& path);
 
 // The file StagingDir (output_dir.hpp) puts first into a directory it is writing and removes just
 // before the directory is renamed into place: its presence means "unfinished".
