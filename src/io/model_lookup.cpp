@@ -2,12 +2,12 @@
 
 #include <cctype>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "ob1q/common/error.hpp"
+#include "ob1q/common/paths.hpp"
 #include "ob1q/common/file.hpp"
 #include "ob1q/common/log.hpp"
 
@@ -15,7 +15,6 @@ namespace ob1q::io {
 
 namespace {
 
-namespace fs = std::filesystem;
 
 std::string env(const char* name) {
   const char* v = std::getenv(name);
@@ -50,13 +49,17 @@ std::string trim(std::string s) {
 
 // A snapshot the cache points at must be whole: every file a link to a blob that exists.
 void check_snapshot(const std::string& spec, const std::string& snap) {
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(snap, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_symlink(ec) && !fs::exists(it->path(), ec))
-      fail(it->path().string(), "is a broken link in the Hugging Face cache snapshot of " + spec +
-                                    " (its blob is missing: an interrupted download or a pruned cache); download it again with "
-                                    "`huggingface-cli download " + spec + "`");
-  }
+  std::vector<std::string> dirs = {snap};
+  for (size_t d = 0; d < dirs.size() && d < 10000; ++d)
+    for (const auto& name : list_directory(dirs[d])) {
+      const std::string p = path_join(dirs[d], name);
+      const PathKind k = lstat_kind(p);
+      if (k == PathKind::directory) dirs.push_back(p);
+      if (k == PathKind::symlink && stat_kind(p) == PathKind::missing)
+        fail(p, "is a broken link in the Hugging Face cache snapshot of " + spec +
+                    " (its blob is missing: an interrupted download or a pruned cache); download it again with "
+                    "`huggingface-cli download " + spec + "`");
+    }
   if (!file_exists(path_join(snap, "config.json")))
     fail(snap, "the Hugging Face cache snapshot of " + spec + " has no config.json; download the whole model with "
                    "`huggingface-cli download " + spec + "`");
@@ -94,8 +97,7 @@ std::string hf_hub_cache() {
 }
 
 std::string resolve_model(const std::string& spec) {
-  std::error_code ec;
-  if (spec.empty() || fs::exists(spec, ec) || fs::is_symlink(spec, ec)) return spec;
+  if (spec.empty() || lstat_kind(spec) != PathKind::missing) return spec;
   const size_t slash = spec.find('/');
   const bool plain = slash == std::string::npos;
   const std::string org = plain ? "" : spec.substr(0, slash), name = plain ? spec : spec.substr(slash + 1);
