@@ -67,7 +67,7 @@ for step in ${STEPS:?}; do
         --json "$out/zsref_hf_${name}.json";;
     kernels)  # the CUDA kernels against the CPU reference, and the packed runtime tests
       log "packed kernels and runtime tests"
-      OB1Q_SHARED=/nonexistent build-gpu/tests/test_torch --gtest_filter='PackedKernels*:*PackedLayouts*:PackedRuntime*' \
+      OB1Q_SHARED=/nonexistent build-gpu/tests/test_torch --gtest_filter='PackedKernels*:*PackedLayouts*:PackedRuntime*:FusedOps*' \
         > "$out/kernels.log" 2>&1; grep -E '^\[  (PASSED|FAILED|SKIPPED) |Failure|Expected|actual' "$out/kernels.log" | head -40
       summary+=("kernels: $(grep -E '^\[  PASSED' "$out/kernels.log" | head -1) $(grep -c '^\[  FAILED  \] [A-Z]' "$out/kernels.log") failed");;
     runtime:*)  # packed path vs dense path of the same packed checkpoint: perplexity and greedy tokens
