@@ -125,19 +125,20 @@ __device__ __forceinline__ void warp_gemv(const GemvArgs& p, const uint2* Bs, co
   uint4 nsw = sw, nhw = hw;
   if (((T1 - 1) >> 4) > chunk) nsw = S[(chunk + 1) * 32], nhw = H[(chunk + 1) * 32];
   int64_t t = T0;
+  const int64_t esize = v.scale_type == kScaleF32 ? 4 : 2;
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t te = v.block_tile_begin[b + 1];
-    // This block's per-row coefficients, loaded before the products need them.
-    Roles roles[2][2][2];  // [plane][row half][q of this lane]
+    // This block's row scales and means of this lane's rows: prefetched into L1 now, read by the
+    // epilogue after the products (a load here would stall the warp for the whole latency).
 #pragma unroll
-    for (int pl = 0; pl < 2; ++pl)
-#pragma unroll
-      for (int rh = 0; rh < 2; ++rh)
-#pragma unroll
-        for (int qi = 0; qi < 2; ++qi) {
-          const int64_t r = rt * 16 + g + 8 * rh;
-          roles[pl][rh][qi] = r < v.rows ? epilogue_roles(v, b, r, pl, ((2 * tq) & 3) + qi) : Roles{0.f, 0.f, 0.f, 0.f};
-        }
+    for (int rh = 0; rh < 2; ++rh) {
+      const int64_t r = rt * 16 + g + 8 * rh;
+      if (r >= v.rows) continue;
+      for (int slot = 0; slot < v.slots; ++slot)
+        asm volatile("prefetch.global.L1 [%0];" ::"l"(static_cast<const char*>(v.row_scale) + ((b * v.slots + slot) * v.rows + r) * esize));
+      for (int slot = 0; slot < v.mean_slots; ++slot)
+        asm volatile("prefetch.global.L1 [%0];" ::"l"(static_cast<const char*>(v.mean) + ((b * v.mean_slots + slot) * v.rows + r) * esize));
+    }
     float as[2][NT][4], ag[2][NT][4], ah[NT][4];
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt)
@@ -174,6 +175,16 @@ __device__ __forceinline__ void warp_gemv(const GemvArgs& p, const uint2* Bs, co
       }
     }
     // Epilogue of block b (see epilogue_roles): this lane's rows g, g + 8 and q columns.
+    Roles roles[2][2][2];  // [plane][row half][q of this lane]
+#pragma unroll
+    for (int pl = 0; pl < 2; ++pl)
+#pragma unroll
+      for (int rh = 0; rh < 2; ++rh)
+#pragma unroll
+        for (int qi = 0; qi < 2; ++qi) {
+          const int64_t r = rt * 16 + g + 8 * rh;
+          roles[pl][rh][qi] = r < v.rows ? epilogue_roles(v, b, r, pl, ((2 * tq) & 3) + qi) : Roles{0.f, 0.f, 0.f, 0.f};
+        }
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
       const int64_t batch = int64_t(nt) * 2 + (tq >> 1);
@@ -214,6 +225,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs p) {
   // Shared memory: B operands [nT][NT][32], then (means) class sums [b1 - b0][2][n].
   uint2* Bs = smem;
   float* xcls = reinterpret_cast<float*>(smem + nT * NT * 32);
+#pragma unroll 4
   for (int64_t idx = threadIdx.x; idx < nT * NT * 32; idx += blockDim.x) {
     const int64_t t = idx / (NT * 32);
     Bs[idx] = b_fragment(v, T0 + t, int32_t((idx / 32) % NT), int32_t(idx & 31), p.x, p.elem, n);
