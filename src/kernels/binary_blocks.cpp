@@ -193,15 +193,16 @@ class BinaryBlocksMatrix : public PackedMatrix {
     // the CPU a chunk of rows at a time.
     at::Tensor y;
     if (device_.is_cuda()) {
-      y = at::linear(x2, dense(x.scalar_type()));
+      y = at::linear(x2, dense(x.scalar_type()), bias);  // bias in the product's epilogue, as the dense path
     } else {
       std::vector<at::Tensor> parts;
-      for (int64_t r = 0; r < v_.rows; r += kRowChunk)
-        parts.push_back(at::linear(x2, cpu::binary_dense_rows(v_, fixes_, round_to_, r, std::min(v_.rows, r + kRowChunk))
-                                           .to(x.scalar_type())));
+      for (int64_t r = 0; r < v_.rows; r += kRowChunk) {
+        const int64_t n = std::min(kRowChunk, v_.rows - r);
+        parts.push_back(at::linear(x2, cpu::binary_dense_rows(v_, fixes_, round_to_, r, r + n).to(x.scalar_type()),
+                                   bias.defined() ? bias.narrow(0, r, n) : bias));
+      }
       y = parts.size() == 1 ? parts[0] : at::cat(parts, 1);
     }
-    if (bias.defined()) y = y + bias;
     return y.view(out_shape);
   }
 

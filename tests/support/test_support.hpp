@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace ob1q::test {
 
@@ -13,6 +14,12 @@ std::string shared();              // $OB1Q_SHARED, else <repo>/../shared ("" wh
 std::string temp_dir(const std::string& tag);  // a fresh empty directory under the build dir
 // Runs `<build>/ob1q ARGS` through the shell (ARGS may redirect); returns (exit code, stdout).
 std::pair<int, std::string> run_ob1q(const std::string& args);
+// `ob1q ARGS` started directly (fork + execv, exact argv) in `cwd`, stdout and stderr into `log`;
+// returns its pid, so that a test can signal it.
+int spawn_ob1q(const std::vector<std::string>& args, const std::string& cwd, const std::string& log);
+// Its exit status, 128 + signal when killed by one, -1 when it did not end within `seconds` (then
+// it is killed).
+int wait_ob1q(int pid, double seconds = 120);
 // Writes `n` calibration windows of `len` pseudo-random token ids below `vocab` as a --calib-file
 // JSON into `dir`; returns its path.
 std::string write_calib_file(const std::string& dir, int n, int len, int vocab, uint32_t seed = 3);

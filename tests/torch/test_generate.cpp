@@ -6,6 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
 
 #include "ob1q/common/error.hpp"
 #include "ob1q/common/file.hpp"
@@ -199,4 +203,16 @@ TEST(PackedRuntime, GenerateAndBenchCli) {
                                      "' --max-new-tokens 4 2>&1 >/dev/null");
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("exceeds the model's context"), std::string::npos) << out;
+
+  // Ctrl-C while tokens stream: the run ends between two tokens with exit 130 and one line.
+  const std::string log = dir + "/interrupted.log";
+  const int pid = test::spawn_ob1q({"generate", "--device", "cpu", "--model", model, "--prompt", "The tool",
+                                    "--max-new-tokens", "1900", "--ignore-eos", "--log-level", "warn"},
+                                   dir, log);
+  for (int i = 0; i < 6000 && file_bytes(log) < 8; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_GE(file_bytes(log), 8) << "no text streamed";
+  ::kill(pid, SIGINT);
+  EXPECT_EQ(test::wait_ob1q(pid), 130);
+  const std::string text = read_file(log);
+  EXPECT_NE(text.find("ob1q: interrupted (SIGINT)"), std::string::npos) << text;
 }

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const ob1q::Interrupted& e) {
     // Unwinding already removed the staging directory and the lock (RAII).
-    std::fprintf(stderr, "ob1q: interrupted (%s); nothing was written\n", e.signal_name());
+    std::fprintf(stderr, "ob1q: interrupted (%s); stopped cleanly, no partial files left\n", e.signal_name());
     return e.exit_code();
   } catch (const ob1q::Error& e) {
     std::fprintf(stderr, "ob1q: error: %s\n", e.what());
