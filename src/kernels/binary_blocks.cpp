@@ -8,24 +8,16 @@
 #include <vector>
 
 #include "ob1q/common/error.hpp"
+#include "ob1q/kernels/bits.hpp"
 #include "ob1q/kernels/packed_matrix.hpp"
 #include "ops.hpp"
+#include "resident_matrix.hpp"
 
 namespace ob1q::kernels {
 
 using at::indexing::Slice;
 
 namespace {
-
-constexpr int64_t kRowChunk = 256;  // rows dequantized at once when tiles are decoded on the fly
-
-at::Tensor unpack_bits(const at::Tensor& bytes, int64_t n) {
-  const at::Tensor shifts = at::arange(8, bytes.options().dtype(at::kInt));
-  at::Tensor bits = at::bitwise_and(bytes.to(at::kInt).unsqueeze(-1).bitwise_right_shift(shifts), 1).to(at::kBool);
-  std::vector<int64_t> shape = bytes.sizes().vec();
-  shape.back() *= 8;
-  return bits.reshape(shape).narrow(-1, 0, n);
-}
 
 int32_t scale_type_of(at::ScalarType t) {
   switch (t) {
@@ -119,13 +111,13 @@ at::Tensor i32_tensor(const std::vector<int32_t>& v, c10::Device dev) {
   return at::tensor(at::ArrayRef<int32_t>(v), at::kInt).to(dev);
 }
 
-class BinaryBlocksMatrix : public PackedMatrix {
+class BinaryBlocksMatrix : public ResidentMatrix {
  public:
-  explicit BinaryBlocksMatrix(const BinaryBlocksStored& st, c10::Device dev) : device_(dev) {
+  explicit BinaryBlocksMatrix(const BinaryBlocksStored& st, c10::Device dev)
+      : ResidentMatrix(dev, st.rows, st.cols, st.round_to) {
     const int64_t m = st.rows, d = st.cols, bs = st.blocksize, nb = (d + bs - 1) / bs;
     v_.rows = m, v_.cols = d, v_.blocksize = bs, v_.nblocks = nb;
     v_.table = st.table, v_.slots = st.slots, v_.mean_slots = st.mean_slots;
-    round_to_ = st.round_to;
     const at::Tensor salient = unpack_bits(st.salient.cpu(), d).contiguous();
     const TileStream ts = tile_stream(salient, d, bs);
     tiles_ = ts.tiles;
@@ -161,50 +153,7 @@ class BinaryBlocksMatrix : public PackedMatrix {
     if (st.sign_zero.defined() && st.sign_zero.size(0) > 0) zero_signs(st, salient);
   }
 
-  int64_t rows() const override { return v_.rows; }
-  int64_t cols() const override { return v_.cols; }
   std::string layout() const override { return "binary-blocks"; }
-  c10::Device device() const override { return device_; }
-
-  int64_t resident_bytes() const override {
-    int64_t n = 0;
-    for (const at::Tensor* t : {&s_, &h_, &block_tile_begin_, &tile_info_, &tile_col_, &p1_pos_, &col_flags_, &row_scale_,
-                                &col_scale_, &mean_, &class_mask_, &corr_rows_, &corr_cols_, &corr_coef_, &fixes_.rc,
-                                &fixes_.mask})
-      if (t->defined()) n += t->numel() * int64_t(t->element_size());
-    return n;
-  }
-
-  at::Tensor linear(const at::Tensor& x, const at::Tensor& bias) const override {
-    const int64_t d = v_.cols;
-    TORCH_CHECK(x.size(-1) == d, "packed linear: input has ", x.size(-1), " features, the weight ", d);
-    std::vector<int64_t> out_shape = x.sizes().vec();
-    out_shape.back() = v_.rows;
-    const at::Tensor x2 = x.reshape({-1, d});
-    const int64_t N = x2.size(0);
-    const bool half = x.scalar_type() == at::kHalf || x.scalar_type() == at::kBFloat16;
-    if (device_.is_cuda() && half && N <= kMaxGemvRows && cuda::built()) {
-      const at::Tensor xc = x2.contiguous();
-      at::Tensor y = cuda::binary_gemv(v_, block_tile_begin_host_, tickets_, xc, bias);
-      if (corr_rows_.defined()) y.index_add_(1, corr_rows_, (xc.index_select(1, corr_cols_).to(at::kFloat) * corr_coef_).to(y.scalar_type()));
-      return y.view(out_shape);
-    }
-    // Dequantize and multiply: on CUDA this layer at once (a transient the size of one layer), on
-    // the CPU a chunk of rows at a time.
-    at::Tensor y;
-    if (device_.is_cuda()) {
-      y = at::linear(x2, dense(x.scalar_type()), bias);  // bias in the product's epilogue, as the dense path
-    } else {
-      std::vector<at::Tensor> parts;
-      for (int64_t r = 0; r < v_.rows; r += kRowChunk) {
-        const int64_t n = std::min(kRowChunk, v_.rows - r);
-        parts.push_back(at::linear(x2, cpu::binary_dense_rows(v_, fixes_, round_to_, r, r + n).to(x.scalar_type()),
-                                   bias.defined() ? bias.narrow(0, r, n) : bias));
-      }
-      y = parts.size() == 1 ? parts[0] : at::cat(parts, 1);
-    }
-    return y.view(out_shape);
-  }
 
   at::Tensor linear_emulated(const at::Tensor& x, const at::Tensor& bias, at::ScalarType operand) const override {
     TORCH_CHECK(!device_.is_cuda(), "linear_emulated: CPU matrices only");
@@ -212,16 +161,19 @@ class BinaryBlocksMatrix : public PackedMatrix {
     out_shape.back() = v_.rows;
     const at::Tensor x2 = x.reshape({-1, v_.cols}).to(at::kFloat).contiguous();
     at::Tensor y = cpu::binary_gemv_emulated(v_, tiles_, x2, class_sums(x2), operand);
-    if (corr_rows_.defined()) y.index_add_(1, corr_rows_, x2.index_select(1, corr_cols_) * corr_coef_);
+    add_corrections(y, x2);
     if (bias.defined()) y = y + bias.to(at::kFloat);
     return y.view(out_shape);
   }
 
-  at::Tensor dense(at::ScalarType dtype) const override {
-    if (!device_.is_cuda()) return cpu::binary_dense_rows(v_, fixes_, round_to_, 0, v_.rows).to(dtype);
-    at::Tensor out = at::empty({v_.rows, v_.cols}, at::TensorOptions().dtype(dtype).device(device_));
-    cuda::binary_dense(v_, fixes_, round_to_, out);
-    return out;
+  at::Tensor decode(const at::Tensor& x2, const at::Tensor& bias) const override {
+    return cuda::binary_gemv(v_, block_tile_begin_host_, tickets_, x2, bias);
+  }
+  at::Tensor cpu_rows(int64_t r0, int64_t r1) const override { return cpu::binary_dense_rows(v_, fixes_, round_to_, r0, r1); }
+  void cuda_dense(at::Tensor& out) const override { cuda::binary_dense(v_, fixes_, round_to_, out); }
+  std::vector<const at::Tensor*> own_tensors() const override {
+    return {&s_, &h_, &block_tile_begin_, &tile_info_, &tile_col_, &p1_pos_, &col_flags_, &row_scale_, &col_scale_, &mean_,
+            &class_mask_, &tickets_, &fixes_.rc, &fixes_.mask};
   }
 
  private:
@@ -279,26 +231,27 @@ class BinaryBlocksMatrix : public PackedMatrix {
     }
     fixes_.rc = at::tensor(at::ArrayRef<int64_t>(rc), at::kLong).view({-1, 2}).to(device_);
     fixes_.mask = at::tensor(at::ArrayRef<int32_t>(mask), at::kInt).to(device_);
-    if (!rows.empty()) {
-      corr_rows_ = at::tensor(at::ArrayRef<int64_t>(rows), at::kLong).to(device_);
-      corr_cols_ = at::tensor(at::ArrayRef<int64_t>(cols), at::kLong).to(device_);
-      corr_coef_ = at::tensor(at::ArrayRef<float>(coef), at::kFloat).to(device_);
-    }
+    set_corrections(rows, cols, coef);
   }
 
-  c10::Device device_;
   BinaryView v_;
   int64_t tiles_ = 0;
-  at::ScalarType round_to_ = at::kHalf;
   at::Tensor s_, h_, block_tile_begin_, tile_info_, tile_col_, p1_pos_, col_flags_, row_scale_, col_scale_, mean_;
   at::Tensor class_mask_;  // emulation only: [2, nblocks * blocksize] salient / other columns
   std::vector<int32_t> block_tile_begin_host_;
   at::Tensor tickets_;  // CUDA GEMV: one counter per row group (see cuda/binary_blocks.cu)
-  at::Tensor corr_rows_, corr_cols_, corr_coef_;
   ZeroFixes fixes_;
 };
 
 }  // namespace
+
+at::Tensor unpack_bits(const at::Tensor& bytes, int64_t n) {
+  const at::Tensor shifts = at::arange(8, bytes.options().dtype(at::kInt));
+  at::Tensor bits = at::bitwise_and(bytes.to(at::kInt).unsqueeze(-1).bitwise_right_shift(shifts), 1).to(at::kBool);
+  std::vector<int64_t> shape = bytes.sizes().vec();
+  shape.back() *= 8;
+  return bits.reshape(shape).narrow(-1, 0, n);
+}
 
 std::shared_ptr<PackedMatrix> make_binary_blocks(const BinaryBlocksStored& stored, c10::Device device) {
   return std::make_shared<BinaryBlocksMatrix>(stored, device);

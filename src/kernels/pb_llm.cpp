@@ -8,12 +8,11 @@
 #include "ob1q/common/error.hpp"
 #include "ob1q/kernels/packed_matrix.hpp"
 #include "ops.hpp"
+#include "resident_matrix.hpp"
 
 namespace ob1q::kernels {
 
 namespace {
-
-constexpr int64_t kRowChunk = 256;
 
 // U8 [m, ceil(d/8)] LSB-first rows -> int32 [m, ceil(d/32)] words with the same bit order.
 at::Tensor row_words(const at::Tensor& bytes, int64_t cols) {
@@ -30,9 +29,9 @@ int32_t scale_type(at::ScalarType t) {
   fail("packed weight", std::string("unsupported scale dtype ") + c10::toString(t));
 }
 
-class PbLlmMatrix : public PackedMatrix {
+class PbLlmMatrix : public ResidentMatrix {
  public:
-  PbLlmMatrix(const PbLlmStored& st, c10::Device dev) : device_(dev), round_to_(st.round_to) {
+  PbLlmMatrix(const PbLlmStored& st, c10::Device dev) : ResidentMatrix(dev, st.rows, st.cols, st.round_to) {
     v_.rows = st.rows, v_.cols = st.cols, v_.words = (st.cols + 31) / 32;
     sign_ = row_words(st.sign.cpu(), st.cols).to(dev);
     high_ = row_words(st.high.cpu(), st.cols);
@@ -58,70 +57,33 @@ class PbLlmMatrix : public PackedMatrix {
       // Binarized weights whose sign is 0: W = mu. The GEMV kernel used sign -1 (-alpha * x).
       const at::Tensor z = st.sign_zero.to(at::kLong).cpu();
       zero_rc_ = z.narrow(1, 1, 2).contiguous().to(dev);
-      corr_rows_ = z.select(1, 1).contiguous().to(dev);
-      corr_cols_ = z.select(1, 2).contiguous().to(dev);
-      corr_coef_ = st.alpha.to(at::kFloat).cpu().index_select(0, z.select(1, 1)).to(dev);
+      const at::Tensor rows = z.select(1, 1).contiguous(), cols = z.select(1, 2).contiguous();
+      const at::Tensor coef = st.alpha.to(at::kFloat).cpu().index_select(0, rows).contiguous();
+      set_corrections(std::vector<int64_t>(rows.data_ptr<int64_t>(), rows.data_ptr<int64_t>() + rows.numel()),
+                      std::vector<int64_t>(cols.data_ptr<int64_t>(), cols.data_ptr<int64_t>() + cols.numel()),
+                      std::vector<float>(coef.data_ptr<float>(), coef.data_ptr<float>() + coef.numel()));
     }
   }
 
-  int64_t rows() const override { return v_.rows; }
-  int64_t cols() const override { return v_.cols; }
   std::string layout() const override { return "pb-llm"; }
-  c10::Device device() const override { return device_; }
-
-  int64_t resident_bytes() const override {
-    int64_t n = 0;
-    for (const at::Tensor* t : {&sign_, &high_, &codes_, &row_begin_, &alpha_, &mu_, &scale_, &zero_, &zero_rc_, &corr_rows_,
-                                &corr_cols_, &corr_coef_})
-      if (t->defined()) n += t->numel() * int64_t(t->element_size());
-    return n;
-  }
-
-  at::Tensor linear(const at::Tensor& x, const at::Tensor& bias) const override {
-    const int64_t d = v_.cols;
-    TORCH_CHECK(x.size(-1) == d, "packed linear: input has ", x.size(-1), " features, the weight ", d);
-    std::vector<int64_t> out_shape = x.sizes().vec();
-    out_shape.back() = v_.rows;
-    const at::Tensor x2 = x.reshape({-1, d});
-    const bool half = x.scalar_type() == at::kHalf || x.scalar_type() == at::kBFloat16;
-    if (device_.is_cuda() && half && x2.size(0) <= kMaxGemvRows && cuda::built()) {
-      const at::Tensor xc = x2.contiguous();
-      at::Tensor y = cuda::pb_gemv(v_, xc, bias, round_to_);
-      if (corr_rows_.defined()) y.index_add_(1, corr_rows_, (xc.index_select(1, corr_cols_).to(at::kFloat) * corr_coef_).to(y.scalar_type()));
-      return y.view(out_shape);
-    }
-    at::Tensor y;
-    if (device_.is_cuda()) {
-      y = at::linear(x2, dense(x.scalar_type()), bias);  // bias in the product's epilogue, as the dense path
-    } else {
-      std::vector<at::Tensor> parts;
-      for (int64_t r = 0; r < v_.rows; r += kRowChunk) {
-        const int64_t n = std::min(kRowChunk, v_.rows - r);
-        parts.push_back(at::linear(x2, cpu::pb_dense_rows(v_, zero_rc_, round_to_, r, r + n).to(x.scalar_type()),
-                                   bias.defined() ? bias.narrow(0, r, n) : bias));
-      }
-      y = parts.size() == 1 ? parts[0] : at::cat(parts, 1);
-    }
-    return y.view(out_shape);
-  }
 
   at::Tensor linear_emulated(const at::Tensor& x, const at::Tensor& bias, at::ScalarType) const override {
     return linear(x.to(at::kFloat), bias.defined() ? bias.to(at::kFloat) : bias);
   }
 
-  at::Tensor dense(at::ScalarType dtype) const override {
-    if (!device_.is_cuda()) return cpu::pb_dense_rows(v_, zero_rc_, round_to_, 0, v_.rows).to(dtype);
-    at::Tensor out = at::empty({v_.rows, v_.cols}, at::TensorOptions().dtype(dtype).device(device_));
-    cuda::pb_dense(v_, zero_rc_, round_to_, out);
-    return out;
+  at::Tensor decode(const at::Tensor& x2, const at::Tensor& bias) const override {
+    return cuda::pb_gemv(v_, x2, bias, round_to_);
+  }
+  at::Tensor cpu_rows(int64_t r0, int64_t r1) const override { return cpu::pb_dense_rows(v_, zero_rc_, round_to_, r0, r1); }
+  void cuda_dense(at::Tensor& out) const override { cuda::pb_dense(v_, zero_rc_, round_to_, out); }
+  std::vector<const at::Tensor*> own_tensors() const override {
+    return {&sign_, &high_, &codes_, &row_begin_, &alpha_, &mu_, &scale_, &zero_, &zero_rc_};
   }
 
  private:
-  c10::Device device_;
-  at::ScalarType round_to_;
   PbView v_;
   at::Tensor sign_, high_, codes_, row_begin_, alpha_, mu_, scale_, zero_;
-  at::Tensor zero_rc_, corr_rows_, corr_cols_, corr_coef_;
+  at::Tensor zero_rc_;
 };
 
 }  // namespace

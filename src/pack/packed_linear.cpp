@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "ob1q/common/error.hpp"
+#include "ob1q/kernels/bits.hpp"
 
 namespace ob1q::pack {
 
@@ -29,13 +30,7 @@ at::Tensor pack_bits(const at::Tensor& bits) {
   return (b.view(shape) * weights).sum(-1).to(at::kByte);
 }
 
-at::Tensor unpack_bits(const at::Tensor& bytes, int64_t n) {
-  const at::Tensor shifts = at::arange(8, bytes.options().dtype(at::kInt));
-  at::Tensor bits = at::bitwise_and(bytes.to(at::kInt).unsqueeze(-1).bitwise_right_shift(shifts), 1).to(at::kBool);
-  std::vector<int64_t> shape = bytes.sizes().vec();
-  shape.back() *= 8;
-  return bits.reshape(shape).narrow(-1, 0, n);
-}
+at::Tensor unpack_bits(const at::Tensor& bytes, int64_t n) { return kernels::unpack_bits(bytes, n); }
 
 namespace {
 

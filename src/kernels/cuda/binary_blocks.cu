@@ -7,32 +7,11 @@
 
 #include <algorithm>
 
-#include "launch.hpp"
+#include "elem.cuh"
 
 namespace ob1q::kernels::cu {
 
 namespace {
-
-__device__ __forceinline__ uint16_t to_elem_bits(float f, int32_t elem) {
-  return elem == kBF16 ? float_to_bf16_rne(f) : float_to_half_rne(f);
-}
-
-__device__ __forceinline__ float load_elem(const void* p, int64_t i, int32_t elem) {
-  if (elem == kBF16) return bf16_to_float(static_cast<const uint16_t*>(p)[i]);
-  if (elem == kF16) return half_to_float(static_cast<const uint16_t*>(p)[i]);
-  return static_cast<const float*>(p)[i];
-}
-
-__device__ __forceinline__ void store_elem(void* p, int64_t i, float f, int32_t elem) {
-  if (elem == kF32) static_cast<float*>(p)[i] = f;
-  else static_cast<uint16_t*>(p)[i] = to_elem_bits(f, elem);
-}
-
-__device__ __forceinline__ float round_through(float f, int32_t elem) {
-  if (elem == kF16) return half_to_float(float_to_half_rne(f));
-  if (elem == kBF16) return bf16_to_float(float_to_bf16_rne(f));
-  return f;
-}
 
 // ---- B operands ------------------------------------------------------------------------------
 
@@ -295,7 +274,7 @@ void launch_gemv_nt(const GemvArgs& a, dim3 grid, size_t smem, cudaStream_t stre
 // One CTA per (row tile, column block): each thread decodes the 8 weights one lane holds of one
 // plane-0 tile, straight from its word (scales staged in shared memory), into a shared tile
 // that is then written out row by row (coalesced).
-__global__ void dense_tile_kernel(BinaryView v, int32_t round_elem, int32_t out_elem, void* out) {
+__global__ void dense_tile_kernel(BinaryView v, int32_t round_to, int32_t out_elem, void* out) {
   extern __shared__ float fsm[];
   const int64_t rt = blockIdx.x, b = blockIdx.y, bs = v.blocksize;
   const int64_t c0 = b * bs, w = c0 + bs < v.cols ? bs : v.cols - c0;
@@ -342,7 +321,7 @@ __global__ void dense_tile_kernel(BinaryView v, int32_t round_elem, int32_t out_
         const float val = dequant_value(
             v.table, sal, hi, s0, s1, [&](int slot) { return as[slot * 16 + rr]; },
             [&](int slot) { return cs[slot * bs + col]; }, [&](int slot) { return ms[slot * 16 + rr]; });
-        tile[rr * bs + col] = round_through(val, round_elem);
+        tile[rr * bs + col] = round_elem(val, round_to);
       }
   }
   __syncthreads();
@@ -353,19 +332,19 @@ __global__ void dense_tile_kernel(BinaryView v, int32_t round_elem, int32_t out_
 }
 
 // One thread per weight (blocks too wide for the tiled kernel's shared memory).
-__global__ void dense_kernel(BinaryView v, int32_t round_elem, int32_t out_elem, void* out) {
+__global__ void dense_kernel(BinaryView v, int32_t round_to, int32_t out_elem, void* out) {
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= v.rows * v.cols) return;
   const int64_t r = idx / v.cols, c = idx - r * v.cols;
-  store_elem(out, idx, round_through(dequant_binary(v, r, c, 0), round_elem), out_elem);
+  store_elem(out, idx, round_elem(dequant_binary(v, r, c, 0), round_to), out_elem);
 }
 
-__global__ void dense_fix_kernel(BinaryView v, int32_t round_elem, int32_t out_elem, void* out, const int64_t* rc,
+__global__ void dense_fix_kernel(BinaryView v, int32_t round_to, int32_t out_elem, void* out, const int64_t* rc,
                                  const int32_t* mask, int64_t nfix) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= nfix) return;
   const int64_t r = rc[2 * i], c = rc[2 * i + 1];
-  store_elem(out, r * v.cols + c, round_through(dequant_binary(v, r, c, mask[i]), round_elem), out_elem);
+  store_elem(out, r * v.cols + c, round_elem(dequant_binary(v, r, c, mask[i]), round_to), out_elem);
 }
 
 }  // namespace
@@ -386,19 +365,19 @@ void binary_gemv(const BinaryView& v, const GemvPlan& plan, const void* x, int32
   }
 }
 
-void binary_dense(const BinaryView& v, int32_t round_elem, int32_t out_elem, void* out, const int64_t* fix_rc,
+void binary_dense(const BinaryView& v, int32_t round_to, int32_t out_elem, void* out, const int64_t* fix_rc,
                   const int32_t* fix_mask, int64_t nfix, cudaStream_t stream) {
   const size_t smem = size_t(16 * v.blocksize + v.slots * 16 + v.slots * v.blocksize + v.mean_slots * 16) * sizeof(float);
   if (smem <= 96 * 1024) {
     if (smem > 48 * 1024)
       cudaFuncSetAttribute(dense_tile_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
     const dim3 grid{unsigned((v.rows + 15) / 16), unsigned(v.nblocks)};
-    dense_tile_kernel<<<grid, 256, smem, stream>>>(v, round_elem, out_elem, out);
+    dense_tile_kernel<<<grid, 256, smem, stream>>>(v, round_to, out_elem, out);
   } else {
-    dense_kernel<<<blocks_for(v.rows * v.cols, 256), 256, 0, stream>>>(v, round_elem, out_elem, out);
+    dense_kernel<<<blocks_for(v.rows * v.cols, 256), 256, 0, stream>>>(v, round_to, out_elem, out);
   }
   if (nfix > 0)
-    dense_fix_kernel<<<blocks_for(nfix, 128), 128, 0, stream>>>(v, round_elem, out_elem, out, fix_rc, fix_mask, nfix);
+    dense_fix_kernel<<<blocks_for(nfix, 128), 128, 0, stream>>>(v, round_to, out_elem, out, fix_rc, fix_mask, nfix);
 }
 
 const char* last_error() {

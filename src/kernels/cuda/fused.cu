@@ -1,34 +1,17 @@
 // CUDA kernels of the fused elementwise ops (ob1q/kernels/fused.hpp): each rounds where the
 // PyTorch op sequence it replaces rounds (values in fp32, one rounding to the dtype per op).
-#include "launch.hpp"
+#include "elem.cuh"
 
 namespace ob1q::kernels::cu {
 
 namespace {
-
-__device__ __forceinline__ float ld(const void* p, int64_t i, int32_t elem) {
-  if (elem == kBF16) return bf16_to_float(static_cast<const uint16_t*>(p)[i]);
-  if (elem == kF16) return half_to_float(static_cast<const uint16_t*>(p)[i]);
-  return static_cast<const float*>(p)[i];
-}
-
-__device__ __forceinline__ float rnd(float f, int32_t elem) {
-  if (elem == kF16) return half_to_float(float_to_half_rne(f));
-  if (elem == kBF16) return bf16_to_float(float_to_bf16_rne(f));
-  return f;
-}
-
-__device__ __forceinline__ void st(void* p, int64_t i, float f, int32_t elem) {
-  if (elem == kF32) static_cast<float*>(p)[i] = f;
-  else static_cast<uint16_t*>(p)[i] = elem == kBF16 ? float_to_bf16_rne(f) : float_to_half_rne(f);
-}
 
 // One CTA per row.
 __global__ void rms_norm_kernel(const void* x, const void* w, int32_t elem, int64_t H, float eps, void* y) {
   const int64_t row = blockIdx.x;
   float ss = 0.f;
   for (int64_t i = threadIdx.x; i < H; i += blockDim.x) {
-    const float v = ld(x, row * H + i, elem);
+    const float v = load_elem(x, row * H + i, elem);
     ss += v * v;
   }
   __shared__ float red[32];
@@ -43,16 +26,16 @@ __global__ void rms_norm_kernel(const void* x, const void* w, int32_t elem, int6
   __syncthreads();
   const float inv = rsqrtf(red[0] / float(H) + eps);
   for (int64_t i = threadIdx.x; i < H; i += blockDim.x) {
-    const float yn = rnd(ld(x, row * H + i, elem) * inv, elem);
-    st(y, row * H + i, ld(w, i, elem) * yn, elem);
+    const float yn = round_elem(load_elem(x, row * H + i, elem) * inv, elem);
+    store_elem(y, row * H + i, load_elem(w, i, elem) * yn, elem);
   }
 }
 
 __global__ void silu_mul_kernel(const void* g, const void* u, int32_t elem, int64_t n, void* y) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  const float gv = ld(g, i, elem);
-  st(y, i, rnd(gv / (1.0f + expf(-gv)), elem) * ld(u, i, elem), elem);
+  const float gv = load_elem(g, i, elem);
+  store_elem(y, i, round_elem(gv / (1.0f + expf(-gv)), elem) * load_elem(u, i, elem), elem);
 }
 
 __global__ void rope_kernel(const void* x, const float* cos, const float* sin, const int64_t* pos, int32_t elem,
@@ -61,10 +44,10 @@ __global__ void rope_kernel(const void* x, const float* cos, const float* sin, c
   if (i >= n) return;
   const int64_t d = i % D, t = (i / (D * H)) % T, half = D / 2;
   const int64_t p = pos[t];
-  const float c = rnd(cos[p * D + d], elem), s = rnd(sin[p * D + d], elem);
-  const float xv = ld(x, i, elem);
-  const float rot = d < half ? -ld(x, i + half, elem) : ld(x, i - half, elem);
-  st(y, i, rnd(xv * c, elem) + rnd(rot * s, elem), elem);
+  const float c = round_elem(cos[p * D + d], elem), s = round_elem(sin[p * D + d], elem);
+  const float xv = load_elem(x, i, elem);
+  const float rot = d < half ? -load_elem(x, i + half, elem) : load_elem(x, i - half, elem);
+  store_elem(y, i, round_elem(xv * c, elem) + round_elem(rot * s, elem), elem);
 }
 
 unsigned grid_for(int64_t n, int threads) { return unsigned((n + threads - 1) / threads); }

@@ -16,14 +16,14 @@ enum Elem : int32_t { kF16 = 0, kBF16 = 1, kF32 = 2 };
 // `tickets`: int32 [plan.row_groups], all zero (each launch leaves them zero again).
 void binary_gemv(const BinaryView& v, const GemvPlan& plan, const void* x, int32_t elem, int64_t n, const void* bias,
                  float* part, int32_t* tickets, void* y, cudaStream_t stream);
-// out [rows, cols] (out_elem) = the dense weight rounded through `round_elem`; then the exact
+// out [rows, cols] (out_elem) = the dense weight rounded through `round_to`; then the exact
 // values of `nfix` (row, col, zero-plane mask) entries.
-void binary_dense(const BinaryView& v, int32_t round_elem, int32_t out_elem, void* out, const int64_t* fix_rc,
+void binary_dense(const BinaryView& v, int32_t round_to, int32_t out_elem, void* out, const int64_t* fix_rc,
                   const int32_t* fix_mask, int64_t nfix, cudaStream_t stream);
 
-void pb_gemv(const PbView& v, const void* x, int32_t elem, int64_t n, int32_t round_elem, const void* bias, void* y,
+void pb_gemv(const PbView& v, const void* x, int32_t elem, int64_t n, int32_t round_to, const void* bias, void* y,
              cudaStream_t stream);
-void pb_dense(const PbView& v, int32_t round_elem, int32_t out_elem, void* out, const int64_t* zero_rc, int64_t nzero,
+void pb_dense(const PbView& v, int32_t round_to, int32_t out_elem, void* out, const int64_t* zero_rc, int64_t nzero,
               cudaStream_t stream);
 
 // Fused elementwise ops (ob1q/kernels/fused.hpp); tensors contiguous.

@@ -3,32 +3,15 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include "launch.hpp"
+#include "elem.cuh"
 
 namespace ob1q::kernels::cu {
 
 namespace {
 
-__device__ __forceinline__ float load_x(const void* p, int64_t i, int32_t elem) {
-  if (elem == kBF16) return bf16_to_float(static_cast<const uint16_t*>(p)[i]);
-  if (elem == kF16) return half_to_float(static_cast<const uint16_t*>(p)[i]);
-  return static_cast<const float*>(p)[i];
-}
-
-__device__ __forceinline__ void store_x(void* p, int64_t i, float f, int32_t elem) {
-  if (elem == kF32) static_cast<float*>(p)[i] = f;
-  else static_cast<uint16_t*>(p)[i] = elem == kBF16 ? float_to_bf16_rne(f) : float_to_half_rne(f);
-}
-
-__device__ __forceinline__ float round_through(float f, int32_t elem) {
-  if (elem == kF16) return half_to_float(float_to_half_rne(f));
-  if (elem == kBF16) return bf16_to_float(float_to_bf16_rne(f));
-  return f;
-}
-
-// Calls f(col, weight) for every column of row r, weights rounded through round_elem.
+// Calls f(col, weight) for every column of row r, weights rounded through round_to.
 template <class F>
-__device__ __forceinline__ void for_row(const PbView& v, int64_t r, int32_t lane, int32_t round_elem, F&& f) {
+__device__ __forceinline__ void for_row(const PbView& v, int64_t r, int32_t lane, int32_t round_to, F&& f) {
   int64_t code = v.row_begin[r];
   for (int64_t w = 0; w < v.words; ++w) {
     const uint32_t s = v.sign[r * v.words + w], h = v.high[r * v.words + w];
@@ -37,7 +20,7 @@ __device__ __forceinline__ void for_row(const PbView& v, int64_t r, int32_t lane
     if (c < v.cols) {
       const uint8_t cd = high ? v.codes[code + __popc(h & ((1u << lane) - 1u))] : 0;
       const float wv = dequant_pb(v, r, high, ((s >> lane) & 1u) ? 1.f : -1.f, cd);
-      f(c, round_through(wv, round_elem));
+      f(c, round_elem(wv, round_to));
     }
     code += __popc(h);
   }
@@ -45,7 +28,7 @@ __device__ __forceinline__ void for_row(const PbView& v, int64_t r, int32_t lane
 
 constexpr int kMaxN = 8;
 
-__global__ void pb_gemv_kernel(PbView v, const void* x, int32_t elem, int64_t n, int32_t round_elem, const void* bias,
+__global__ void pb_gemv_kernel(PbView v, const void* x, int32_t elem, int64_t n, int32_t round_to, const void* bias,
                                void* y) {
   const int32_t lane = threadIdx.x & 31;
   const int64_t r = int64_t(blockIdx.x) * (blockDim.x / 32) + (threadIdx.x >> 5);
@@ -53,45 +36,45 @@ __global__ void pb_gemv_kernel(PbView v, const void* x, int32_t elem, int64_t n,
   float acc[kMaxN];
 #pragma unroll
   for (int i = 0; i < kMaxN; ++i) acc[i] = 0.f;
-  for_row(v, r, lane, round_elem, [&](int64_t c, float wv) {
+  for_row(v, r, lane, round_to, [&](int64_t c, float wv) {
 #pragma unroll
     for (int i = 0; i < kMaxN; ++i)
-      if (i < n) acc[i] += wv * load_x(x, i * v.cols + c, elem);
+      if (i < n) acc[i] += wv * load_elem(x, i * v.cols + c, elem);
   });
 #pragma unroll
   for (int i = 0; i < kMaxN; ++i) {
     float a = acc[i];
     for (int o = 16; o > 0; o >>= 1) a += __shfl_xor_sync(0xffffffffu, a, o);
-    if (lane == 0 && i < n) store_x(y, i * v.rows + r, a + (bias ? load_x(bias, r, elem) : 0.f), elem);
+    if (lane == 0 && i < n) store_elem(y, i * v.rows + r, a + (bias ? load_elem(bias, r, elem) : 0.f), elem);
   }
 }
 
-__global__ void pb_dense_kernel(PbView v, int32_t round_elem, int32_t out_elem, void* out) {
+__global__ void pb_dense_kernel(PbView v, int32_t round_to, int32_t out_elem, void* out) {
   const int32_t lane = threadIdx.x & 31;
   const int64_t r = int64_t(blockIdx.x) * (blockDim.x / 32) + (threadIdx.x >> 5);
   if (r >= v.rows) return;
-  for_row(v, r, lane, round_elem, [&](int64_t c, float wv) { store_x(out, r * v.cols + c, wv, out_elem); });
+  for_row(v, r, lane, round_to, [&](int64_t c, float wv) { store_elem(out, r * v.cols + c, wv, out_elem); });
 }
 
-__global__ void pb_zero_kernel(PbView v, int32_t round_elem, int32_t out_elem, void* out, const int64_t* rc, int64_t nzero) {
+__global__ void pb_zero_kernel(PbView v, int32_t round_to, int32_t out_elem, void* out, const int64_t* rc, int64_t nzero) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= nzero) return;
   const int64_t r = rc[2 * i], c = rc[2 * i + 1];
-  store_x(out, r * v.cols + c, round_through(dequant_pb(v, r, false, 0.f, 0), round_elem), out_elem);
+  store_elem(out, r * v.cols + c, round_elem(dequant_pb(v, r, false, 0.f, 0), round_to), out_elem);
 }
 
 }  // namespace
 
-void pb_gemv(const PbView& v, const void* x, int32_t elem, int64_t n, int32_t round_elem, const void* bias, void* y,
+void pb_gemv(const PbView& v, const void* x, int32_t elem, int64_t n, int32_t round_to, const void* bias, void* y,
              cudaStream_t stream) {
   const unsigned blocks = unsigned((v.rows + 7) / 8);
-  pb_gemv_kernel<<<blocks, 256, 0, stream>>>(v, x, elem, n, round_elem, bias, y);
+  pb_gemv_kernel<<<blocks, 256, 0, stream>>>(v, x, elem, n, round_to, bias, y);
 }
 
-void pb_dense(const PbView& v, int32_t round_elem, int32_t out_elem, void* out, const int64_t* zero_rc, int64_t nzero,
+void pb_dense(const PbView& v, int32_t round_to, int32_t out_elem, void* out, const int64_t* zero_rc, int64_t nzero,
               cudaStream_t stream) {
-  pb_dense_kernel<<<unsigned((v.rows + 7) / 8), 256, 0, stream>>>(v, round_elem, out_elem, out);
-  if (nzero > 0) pb_zero_kernel<<<unsigned((nzero + 127) / 128), 128, 0, stream>>>(v, round_elem, out_elem, out, zero_rc, nzero);
+  pb_dense_kernel<<<unsigned((v.rows + 7) / 8), 256, 0, stream>>>(v, round_to, out_elem, out);
+  if (nzero > 0) pb_zero_kernel<<<unsigned((nzero + 127) / 128), 128, 0, stream>>>(v, round_to, out_elem, out, zero_rc, nzero);
 }
 
 }  // namespace ob1q::kernels::cu
