@@ -17,18 +17,10 @@
 #include "test_support.hpp"
 
 using namespace ob1q;
+using test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // Names in `dir`, sorted.
 std::set<std::string> entries(const std::string& dir) {

@@ -4,10 +4,23 @@
 
 #include <cstdint>
 #include <string>
+
+#include "ob1q/common/error.hpp"
 #include <utility>
 #include <vector>
 
 namespace ob1q::test {
+
+// The message of the ob1q::Error that f() throws ("" when it throws none).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 std::string fixtures();            // tests/fixtures
 std::string shared();              // $OB1Q_SHARED, else <repo>/../shared ("" when absent)

@@ -8,6 +8,7 @@
 #include "test_support.hpp"
 
 using namespace ob1q;
+using test::error_of;
 
 namespace {
 
@@ -34,16 +35,6 @@ std::string load_error(const std::string& name, const std::string& content, int6
 
 std::string int32s(const std::vector<int32_t>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(int32_t));
-}
-
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

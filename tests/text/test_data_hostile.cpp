@@ -11,6 +11,7 @@
 #include "test_support.hpp"
 
 using namespace ob1q;
+using test::error_of;
 
 namespace {
 
@@ -18,16 +19,6 @@ std::string write(const std::string& name, const std::string& content) {
   const std::string path = path_join(test::temp_dir("data-hostile"), name);
   write_file_atomic(path, content);
   return path;
-}
-
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 uint32_t crc32(const std::string& s) {

@@ -15,6 +15,7 @@
 #include "test_support.hpp"
 
 using namespace ob1q;
+using test::error_of;
 using text::Task;
 using text::TaskDoc;
 using text::TaskRequest;
@@ -25,17 +26,6 @@ std::string fx(const std::string& rel) { return path_join(path_join(test::fixtur
 std::string fixture_data() { return fx("data"); }
 
 Task load_fx(const std::string& name, const std::string& rel) { return text::load_task(name, "", fx(rel)); }
-
-// Message of the ob1q::Error that f throws ("" when none).
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 void expect_mc(const TaskDoc& d, const std::string& context, const std::vector<std::string>& choices, int gold) {
   ASSERT_EQ(d.requests.size(), choices.size());

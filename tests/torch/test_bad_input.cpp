@@ -12,6 +12,7 @@
 #include "test_support.hpp"
 
 using namespace ob1q;
+using test::error_of;
 
 namespace {
 
@@ -26,16 +27,6 @@ void edit_config(const std::string& dir, const std::function<void(nlohmann::json
   auto j = nlohmann::json::parse(read_file(dir + "/config.json"));
   f(j);
   write_file_atomic(dir + "/config.json", j.dump());
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
 }
 
 // Runs the CLI; returns (exit code, combined output).

@@ -21,6 +21,7 @@
 #include "test_support.hpp"
 
 using namespace ob1q;
+using test::error_of;
 
 namespace {
 
@@ -51,15 +52,6 @@ std::vector<std::vector<int32_t>> random_prompt(int64_t len, uint32_t seed) {
   uint32_t x = seed;
   for (int64_t i = 0; i < len; ++i) p.push_back(int32_t(((x = x * 1664525u + 1013904223u) >> 8) % 160));
   return {p};
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

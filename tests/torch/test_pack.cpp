@@ -18,6 +18,7 @@
 #include "test_support.hpp"
 
 using namespace ob1q;
+using test::error_of;
 
 namespace {
 
@@ -27,15 +28,6 @@ bool same_bits(const at::Tensor& a, const at::Tensor& b) {
   if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes()) return false;
   const at::Tensor x = a.contiguous(), y = b.contiguous();
   return std::memcmp(x.data_ptr(), y.data_ptr(), x.numel() * x.element_size()) == 0;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // Tiny fixture quantized with `method` into `out` (small blocks so that every code path runs:
