@@ -97,18 +97,21 @@ class HfTokenizer::Encoder {
     return keep(std::move(s));
   }
 
-  // Appends the pieces of `parts` (consecutive cuts of one piece) to next_; only the first one
-  // can still be at the start of the input.
-  void emit_parts(const Piece& p) {
-    for (size_t k = 0; k < parts_.size(); ++k) next_.push_back({parts_[k], p.at_start && k == 0});
+  // Appends the pieces of `parts_` (cuts of the text at `base`, what one step made of piece p) to
+  // next_; a piece is still at the start of the input when it begins that text (a Split that
+  // removes its first match leaves none there, as HF's offsets say).
+  void emit_parts(const Piece& p, const char* base) {
+    for (std::string_view part : parts_) next_.push_back({part, p.at_start && part.data() == base});
   }
 
   void pre_tokenize(const PreTokenizerStep& step, const Piece& p) {
     parts_.clear();
+    const char* base = p.text.data();
     switch (step.kind) {
       case PreTokenizerStep::ByteLevel: {
         std::string_view t = p.text;
         if (step.add_prefix_space && !starts_with(t, " ")) t = keep(" " + std::string(t));
+        base = t.data();
         if (step.use_regex) {
           split_by_pattern(SplitPattern::Gpt2, t, parts_);
         } else {
@@ -117,7 +120,17 @@ class HfTokenizer::Encoder {
         break;
       }
       case PreTokenizerStep::Split:
-        split_by_pattern(step.pattern, p.text, parts_);
+        if (step.literal.empty() && step.behavior == SplitBehavior::Isolated) {
+          split_by_pattern(step.pattern, p.text, parts_);  // the usual case: every piece, as the scanner cuts them
+          break;
+        }
+        spans_.clear();
+        if (step.literal.empty()) {
+          find_regex_matches(step.pattern, p.text, spans_);
+        } else {
+          find_literal_matches(p.text, step.literal, spans_);
+        }
+        split_spans(spans_, step.behavior, step.invert, parts_);
         break;
       case PreTokenizerStep::Metaspace: {
         const std::string& rep = step.replacement;
@@ -126,6 +139,7 @@ class HfTokenizer::Encoder {
         const bool prepend = step.prepend == PrependScheme::Always || (step.prepend == PrependScheme::First && p.at_start);
         if (prepend && !starts_with(s, rep)) s.insert(0, rep);
         const std::string_view t = keep(std::move(s));
+        base = t.data();
         if (!step.split) {
           parts_.push_back(t);
           break;
@@ -140,7 +154,7 @@ class HfTokenizer::Encoder {
         break;
       }
     }
-    emit_parts(p);
+    emit_parts(p, base);
   }
 
   void encode_word(std::string_view word, std::vector<int32_t>& out) {
@@ -178,6 +192,7 @@ class HfTokenizer::Encoder {
   std::deque<std::string> storage_;  // deque: growing it never moves the strings views point to
   std::vector<Piece> pieces_, next_;
   std::vector<std::string_view> parts_;
+  std::vector<SplitSpan> spans_;
   std::unordered_map<std::string_view, std::pair<uint32_t, uint32_t>> cache_;  // word -> arena span
   std::vector<int32_t> arena_;
   BpeScratch scratch_;
@@ -195,10 +210,20 @@ HfTokenizer::HfTokenizer(BpeModel model, HfPipeline pipeline, const std::string&
     fail(where, byte_level_ ? "ByteLevel pre-tokenizer with a vocabulary that is not byte-level"
                             : "byte-level vocabulary without a ByteLevel pre-tokenizer");
   // Chunking is exact only when merges cannot reach across the cut, and the model sees the same
-  // words: no ignore_merges (it looks at whole words).
+  // words: no ignore_merges (it looks at whole words). The marker is what stands for spaces in
+  // SentencePiece-style pipelines: Metaspace's replacement, or the one character a Replace
+  // normalizer writes (GemmaTokenizer). It must be a token: an unknown marker would fuse with the
+  // unknown characters before it into one unk token.
   if (!byte_level_ && !model_.options().ignore_merges) {
+    std::vector<std::string_view> markers;
+    for (const NormalizerStep& n : pipe_.normalizers) {
+      if (n.kind == NormalizerStep::Replace && is_one_character(n.content)) markers.push_back(n.content);
+    }
     for (const PreTokenizerStep& s : steps) {
-      if (s.kind == PreTokenizerStep::Metaspace && !model_.has_token_with_inner(s.replacement)) chunk_marker_ = s.replacement;
+      if (s.kind == PreTokenizerStep::Metaspace) markers.push_back(s.replacement);
+    }
+    for (std::string_view m : markers) {
+      if (model_.token_id(m) >= 0 && !model_.has_token_with_inner(m)) chunk_marker_ = std::string(m);
     }
   }
   index_added_tokens(where);

@@ -4,13 +4,19 @@
 // transformers 5 defines a tokenizer by its class, the files only supply vocabulary and merges:
 // - LlamaTokenizer (also for tokenizer.model alone): BPE with byte fallback behind a Metaspace
 //   pre-tokenizer (no split; "▁" prepended to the first section when legacy=false, to every
-//   section between special tokens when legacy=true), BOS per add_bos_token (default true).
-//   When tokenizer.json is present its vocabulary and merges are used, not tokenizer.model's:
-//   the reference ids of data/tokenizers/llama2 (whose two files disagree) show it.
-// - GemmaTokenizer: the same with spaces turned into "▁" and no "▁" prepended (no dummy prefix),
-//   BOS <bos> per add_bos_token (default true).
-// - any other class: the pipeline tokenizer.json describes; add_bos_token / add_eos_token, when
-//   the config sets them, replace its post-processor.
+//   section between special tokens when legacy=true). When tokenizer.json is present its
+//   vocabulary and merges are used, not tokenizer.model's: the reference ids of
+//   data/tokenizers/llama2 (whose two files disagree) show it.
+// - GemmaTokenizer: spaces turned into "▁" by a Replace normalizer, then Split(" ",
+//   MergedWithPrevious): no "▁" prepended (no dummy prefix).
+// - any other class: the pipeline tokenizer.json describes.
+// What goes around a sequence (BOS, EOS): with tokenizer.json, its post-processor alone, whatever
+// the class -- transformers 5 drops add_bos_token / add_eos_token from tokenizer_config.json when
+// it loads a tokenizer.json (PreTrainedTokenizerBase._from_pretrained) and hands the file's
+// post-processor to the class (TokenizersBackend.convert_to_native_format). Phi-3's config says
+// add_bos_token false and its TemplateProcessing adds BOS: transformers adds BOS. Without
+// tokenizer.json (tokenizer.model, GPT-2 files) the config's add_bos_token / add_eos_token
+// decide, BOS by default for the SentencePiece classes.
 #include "ob1q/text/tokenizer.hpp"
 
 #include <nlohmann/json.hpp>
@@ -162,16 +168,16 @@ HfPipeline llama_pipeline(const json& cfg) {
   return p;
 }
 
-// The pipeline of transformers 5's GemmaTokenizer: Replace(" ", "▁") then Split(" ") -- which finds
-// no space left, so each section goes whole to the BPE model, exactly as a Metaspace step that never
-// prepends nor splits does.
+// The pipeline of transformers 5's GemmaTokenizer: normalizer Replace(" ", "▁"), pre-tokenizer
+// Split(" ", MergedWithPrevious) -- which finds no space left, so each section goes whole to the
+// BPE model.
 HfPipeline gemma_pipeline() {
   HfPipeline p;
-  PreTokenizerStep meta{PreTokenizerStep::Metaspace};
-  meta.replacement = kMeta;
-  meta.prepend = PrependScheme::Never;
-  meta.split = false;
-  p.pre_tokenizers.push_back(meta);
+  p.normalizers.push_back({NormalizerStep::Replace, " ", kMeta});
+  PreTokenizerStep split{PreTokenizerStep::Split};
+  split.literal = " ";
+  split.behavior = SplitBehavior::MergedWithPrevious;
+  p.pre_tokenizers.push_back(split);
   DecoderStep replace{DecoderStep::Replace};
   replace.pattern = kMeta;
   replace.content = " ";
@@ -193,7 +199,10 @@ void set_sentencepiece_class(SpClass cls, const json& cfg, BpeSource& source, Hf
 struct Assembly {
   BpeSource source;
   HfPipeline pipeline;
-  bool llama = false;  // a SentencePiece-vocabulary class (LLaMA, Gemma): config specials cut out, BOS by default
+  bool llama = false;  // a SentencePiece-vocabulary class (LLaMA, Gemma): config specials cut out
+  // No tokenizer.json: add_bos_token / add_eos_token of the config decide what goes around a
+  // sequence, BOS by default for `llama` (with one, its post-processor does).
+  bool specials_from_config = false;
   std::string default_bos, default_eos;  // when the config names none
 };
 
@@ -218,7 +227,7 @@ std::unique_ptr<Tokenizer> assemble(Assembly a, const json& cfg, const std::stri
   p.eos_id = find_token(eos, added, model);
   const json* add_bos = config_flag(cfg, "add_bos_token");
   const json* add_eos = config_flag(cfg, "add_eos_token");
-  if (a.llama || add_bos || add_eos) {
+  if (a.specials_from_config && (a.llama || add_bos || add_eos)) {
     p.prefix.clear();
     p.suffix.clear();
     if (config_bool(cfg, "add_bos_token", a.llama) && p.bos_id >= 0) p.prefix.push_back(p.bos_id);
@@ -246,6 +255,8 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
     if (llama && !a.source.options.byte_level) {
       a.llama = true;
       set_sentencepiece_class(sp_class, cfg, a.source, a.pipeline, a.default_bos, a.default_eos);
+      a.pipeline.prefix = std::move(tj.pipeline.prefix);  // the class keeps the file's post-processor
+      a.pipeline.suffix = std::move(tj.pipeline.suffix);
     } else {
       a.pipeline = std::move(tj.pipeline);
     }
@@ -256,6 +267,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
     if (!read_sentencepiece_bpe(model_path, a.source))
       fail(model_path, "only BPE SentencePiece models (LLaMA-1/2 style) are supported, this one is not BPE");
     a.llama = true;
+    a.specials_from_config = true;
     set_sentencepiece_class(sp_class == SpClass::Gemma ? sp_class : SpClass::Llama, cfg, a.source, a.pipeline,
                             a.default_bos, a.default_eos);
     return assemble(std::move(a), cfg, dir, model_path);
@@ -273,6 +285,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
       if (a.source.tokens[id] == eot) a.source.added_tokens.push_back(AddedToken{eot, static_cast<int32_t>(id)});
     }
     a.default_bos = a.default_eos = eot;
+    a.specials_from_config = true;
     return assemble(std::move(a), cfg, dir, encoder);
   }
   fail(dir, "no tokenizer found (expected tokenizer.model, tokenizer.json or encoder.json + vocab.bpe)");

@@ -46,9 +46,7 @@ std::string string_pattern(const json& step, const std::string& path) {
 // the pre-tokenizer's split advance).
 std::string metaspace_replacement(const json& step, const std::string& path) {
   const std::string r = text_of(step, "replacement", "\xE2\x96\x81");
-  size_t i = 0;
-  const bool one = !r.empty() && decode_utf8(r, i) != kInvalidCodePoint && i == r.size();
-  if (!one) fail(path, "Metaspace replacement " + quote_text(r) + " is not one character");
+  if (!is_one_character(r)) fail(path, "Metaspace replacement " + quote_text(r) + " is not one character");
   return r;
 }
 
@@ -91,11 +89,21 @@ void read_pre_tokenizer(const json& p, const std::string& path, std::vector<PreT
   } else if (type == "Split") {
     step.kind = PreTokenizerStep::Split;
     const json& pattern = p.at("pattern");
-    const std::string regex = pattern.contains("Regex") ? pattern["Regex"].get<std::string>() : "";
-    if (!find_split_pattern(regex, &step.pattern))
-      fail(path, "unsupported Split pattern " + pattern.dump() + " (supported: the GPT-2, LLaMA-3 and Qwen2 regexes)");
-    if (text_of(p, "behavior") != "Isolated" || flag(p, "invert", false))
-      fail(path, "unsupported Split behavior (only Isolated, not inverted)");
+    if (pattern.contains("String")) {
+      step.literal = pattern["String"].get<std::string>();
+      // HF would split at every position (an empty regex matches everywhere): no real file does that.
+      if (step.literal.empty()) fail(path, "Split pattern {\"String\": \"\"} is empty");
+    } else {
+      const std::string regex = pattern.contains("Regex") ? pattern["Regex"].get<std::string>() : "";
+      if (!find_split_pattern(regex, &step.pattern))
+        fail(path, "unsupported Split pattern " + pattern.dump() +
+                       " (supported: any {\"String\": ...}, and the GPT-2, LLaMA-3 and Qwen2 regexes)");
+    }
+    const std::string behavior = text_of(p, "behavior");
+    if (!find_split_behavior(behavior, &step.behavior))
+      fail(path, "unsupported Split behavior " + quote_text(behavior) +
+                     " (supported: Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous)");
+    step.invert = flag(p, "invert", false);
   } else if (type == "Metaspace") {
     step.kind = PreTokenizerStep::Metaspace;
     step.replacement = metaspace_replacement(p, path);

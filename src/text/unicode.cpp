@@ -76,6 +76,11 @@ uint32_t decode_utf8(std::string_view s, size_t& i) {
   return cp;
 }
 
+bool is_one_character(std::string_view s) {
+  size_t i = 0;
+  return !s.empty() && decode_utf8(s, i) != kInvalidCodePoint && i == s.size();
+}
+
 void append_utf8(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
     out += static_cast<char>(cp);

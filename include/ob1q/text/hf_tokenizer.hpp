@@ -10,6 +10,7 @@
 
 #include "ob1q/text/bpe_model.hpp"
 #include "ob1q/text/pretokenize_regex.hpp"
+#include "ob1q/text/split_delimiter.hpp"
 #include "ob1q/text/tokenizer.hpp"
 
 namespace ob1q::text {
@@ -37,7 +38,10 @@ struct PreTokenizerStep {
   explicit PreTokenizerStep(Kind k) : kind(k) {}
   bool add_prefix_space = false;                // ByteLevel
   bool use_regex = true;                        // ByteLevel: split with the GPT-2 pattern
-  SplitPattern pattern = SplitPattern::Gpt2;    // Split (behavior Isolated)
+  SplitPattern pattern = SplitPattern::Gpt2;    // Split: a known regex, when `literal` is empty
+  std::string literal;                          // Split: a {"String": ...} pattern (never empty)
+  SplitBehavior behavior = SplitBehavior::Isolated;  // Split
+  bool invert = false;                          // Split
   std::string replacement = "\xE2\x96\x81";     // Metaspace: "▁"
   PrependScheme prepend = PrependScheme::Always;  // Metaspace
   bool split = true;                            // Metaspace: cut words before each replacement
@@ -98,9 +102,10 @@ class HfTokenizer : public Tokenizer {
   BpeModel model_;
   HfPipeline pipe_;
   bool byte_level_ = false;  // the pre-tokenizers end with ByteLevel: words go to the model as bytes
-  // Non-empty when words can be cut before each Metaspace replacement that follows another
-  // character without changing the result (no token spans such a boundary): then long words
-  // (whole sentences with split=false) are merged in short, cacheable chunks.
+  // Non-empty when words can be cut before each "▁" (Metaspace replacement, or what a Replace
+  // normalizer writes) that follows another character without changing the result (no token
+  // spans such a boundary): then long words (whole sentences when nothing splits them) are merged
+  // in short, cacheable chunks.
   std::string chunk_marker_;
   std::array<std::vector<int32_t>, 256> added_by_first_byte_;  // longest first
   std::vector<const AddedToken*> added_by_id_;                  // dense by id (may be null)

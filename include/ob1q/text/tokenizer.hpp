@@ -37,8 +37,9 @@ class Tokenizer {
 // Loads the tokenizer of a model (or tokenizer) directory: tokenizer.json / tokenizer.json.gz when
 // present (what transformers 5 loads; it can differ from a tokenizer.model shipped beside it),
 // else tokenizer.model (SentencePiece vocabulary, encoded the way transformers 5's LlamaTokenizer
-// does), else GPT-2's encoder.json + vocab.bpe. tokenizer_config.json supplies add_bos_token /
-// add_eos_token / legacy where present.
+// does), else GPT-2's encoder.json + vocab.bpe. tokenizer_config.json supplies the tokenizer
+// class, legacy and special tokens; its add_bos_token / add_eos_token only count without
+// tokenizer.json (with one, transformers 5 follows the file's post-processor).
 // Throws ob1q::Error("<dir>: no tokenizer found (...)") when nothing usable is there.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir);
 

@@ -23,6 +23,9 @@ uint32_t decode_utf8(std::string_view s, size_t& i);
 
 void append_utf8(std::string& out, uint32_t cp);
 
+// Exactly one valid UTF-8 character (what a Rust char holds).
+bool is_one_character(std::string_view s);
+
 // Replaces each ill-formed part of `bytes` with U+FFFD, the way Rust's String::from_utf8_lossy
 // does (one replacement per maximal ill-formed subpart); what HF decoders return.
 std::string utf8_lossy(std::string_view bytes);
